@@ -1,0 +1,26 @@
+/* ktmon command line: shared declarations of the subcommands. */
+#ifndef KTMON_CLI_H
+#define KTMON_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Documented exit codes (docs/user-guide.md). */
+enum km_exit {
+    KM_EXIT_OK = 0,            /* success */
+    KM_EXIT_SCHED_ERROR = 1,   /* a sched_ext error exit was caught */
+    KM_EXIT_USAGE = 2,         /* bad command line */
+    KM_EXIT_TARGET = 3         /* target, file or I/O error */
+};
+
+typedef struct km_cli_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    void (*usage)(FILE *out);
+} km_cli_cmd;
+
+/* Print "ktmon: <msg>" to stderr (printf format). */
+void km_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* KTMON_CLI_H */

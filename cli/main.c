@@ -1,0 +1,87 @@
+/* ktmon: the command-line entry point and subcommand table. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ktmon/api.h"
+#include "ktmon/status.h"
+#include "cli.h"
+
+void km_cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)fputs("ktmon: ", stderr);
+    (void)vfprintf(stderr, fmt, ap);
+    (void)fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int cmd_version(int argc, char **argv);
+static void usage_version(FILE *out);
+
+static const km_cli_cmd km_cmds[] = {
+    {"version", "print the version", cmd_version, usage_version},
+};
+
+#define KM_NCMDS (sizeof(km_cmds) / sizeof(km_cmds[0]))
+
+static void usage_main(FILE *out)
+{
+    (void)fprintf(out,
+                  "usage: ktmon [--version] [--help] COMMAND [ARGS]\n"
+                  "\n"
+                  "Host-side monitor for the Linux kernel inside a virtual machine.\n"
+                  "\n"
+                  "Commands:\n");
+    for (size_t i = 0; i < KM_NCMDS; i++) {
+        (void)fprintf(out, "  %-12s %s\n", km_cmds[i].name, km_cmds[i].summary);
+    }
+    (void)fprintf(out,
+                  "\n"
+                  "'ktmon COMMAND --help' describes one command.\n"
+                  "Exit codes: 0 ok, 1 scheduler error caught, 2 usage, 3 target or I/O error.\n");
+}
+
+static void usage_version(FILE *out)
+{
+    (void)fprintf(out, "usage: ktmon version\n\nPrint ktmon's version.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    (void)printf("ktmon %s\n", KTMON_VERSION_STRING);
+    return KM_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = KM_EXIT_USAGE;
+    if (argc < 2) {
+        usage_main(stderr);
+    } else if ((strcmp(argv[1], "--help") == 0) || (strcmp(argv[1], "-h") == 0) ||
+               (strcmp(argv[1], "help") == 0)) {
+        usage_main(stdout);
+        rc = KM_EXIT_OK;
+    } else if (strcmp(argv[1], "--version") == 0) {
+        rc = cmd_version(argc - 1, argv + 1);
+    } else {
+        const km_cli_cmd *cmd = NULL;
+        for (size_t i = 0; i < KM_NCMDS; i++) {
+            if (strcmp(argv[1], km_cmds[i].name) == 0) {
+                cmd = &km_cmds[i];
+            }
+        }
+        if (cmd == NULL) {
+            km_cli_err("unknown command '%s' (see 'ktmon --help')", argv[1]);
+        } else if ((argc > 2) && ((strcmp(argv[2], "--help") == 0) || (strcmp(argv[2], "-h") == 0))) {
+            cmd->usage(stdout);
+            rc = KM_EXIT_OK;
+        } else {
+            rc = cmd->run(argc - 1, argv + 1);
+        }
+    }
+    return rc;
+}
