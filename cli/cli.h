@@ -20,6 +20,10 @@ typedef struct km_cli_cmd {
     void (*usage)(FILE *out);
 } km_cli_cmd;
 
+/* Subcommands (cli/cmd_<name>.c). */
+int km_cmd_translate(int argc, char **argv);
+void km_usage_translate(FILE *out);
+
 /* Print "ktmon: <msg>" to stderr (printf format). */
 void km_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

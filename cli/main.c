@@ -21,6 +21,8 @@ static int cmd_version(int argc, char **argv);
 static void usage_version(FILE *out);
 
 static const km_cli_cmd km_cmds[] = {
+    {"translate", "translate kernel virtual addresses, showing every page-table level", km_cmd_translate,
+     km_usage_translate},
     {"version", "print the version", cmd_version, usage_version},
 };
 
@@ -68,18 +70,29 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "--version") == 0) {
         rc = cmd_version(argc - 1, argv + 1);
     } else {
+        /* Common options may come before the command: find the command word and
+         * hand the command [command, options before it..., arguments after it...]. */
         const km_cli_cmd *cmd = NULL;
-        for (size_t i = 0; i < KM_NCMDS; i++) {
-            if (strcmp(argv[1], km_cmds[i].name) == 0) {
-                cmd = &km_cmds[i];
+        int at = 1;
+        for (int a = 1; (cmd == NULL) && (a < argc); a++) {
+            for (size_t i = 0; i < KM_NCMDS; i++) {
+                if (strcmp(argv[a], km_cmds[i].name) == 0) {
+                    cmd = &km_cmds[i];
+                    at = a;
+                }
             }
         }
         if (cmd == NULL) {
             km_cli_err("unknown command '%s' (see 'ktmon --help')", argv[1]);
-        } else if ((argc > 2) && ((strcmp(argv[2], "--help") == 0) || (strcmp(argv[2], "-h") == 0))) {
+        } else if (((at + 1) < argc) && ((strcmp(argv[at + 1], "--help") == 0) || (strcmp(argv[at + 1], "-h") == 0))) {
             cmd->usage(stdout);
             rc = KM_EXIT_OK;
         } else {
+            char *saved = argv[at];
+            for (int a = at; a > 1; a--) {
+                argv[a] = argv[a - 1];
+            }
+            argv[1] = saved;
             rc = cmd->run(argc - 1, argv + 1);
         }
     }

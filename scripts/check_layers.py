@@ -11,8 +11,8 @@ import re
 import sys
 
 RANK = {
-    "api": 0, "status": 0, "atomic": 0, "common": 0,
-    "hal": 1,
+    "api": 0, "status": 0, "atomic": 0, "arch": 0, "common": 0,
+    "hal": 1, "qemu": 1, "kvm_x86": 1, "kvm_arm64": 1,
     "mem": 2,
     "pgwalk": 3, "ksym": 3, "btf": 3,
     "guest_kernel": 4,

@@ -11,7 +11,8 @@ Fixtures
     vm_x86_la57            same with -cpu max (5-level paging)
     vm_x86_3g              3072 MiB RAM (RAM above the PCI hole at guest PA 4 GiB)
     vm_arm64               arm64 4K (cortex-a57), scenario idle
-    vm_arm64_16k           arm64 16K (-cpu max), scenario idle
+    vm_arm64_16k           arm64 16K (-cpu max: FEAT_LPA2, so the kernel runs 52-bit VAs, TCR_EL1.DS=1)
+    vm_arm64_16k_nolpa2    arm64 16K with lpa2=off (the same kernel falls back to 48-bit VAs, DS=0)
     vm_x86_cycle           x86_64 running the scheduler cycle scenario (ktpause=1)
     vm_x86_cycle_host      x86_64 cycle in ktwait=host mode: call vm.release_step(n) to run step n
     vm_arm64_cycle         arm64 4K running the scheduler cycle scenario (ktpause=1)
@@ -163,6 +164,11 @@ def vm_arm64(ktvm_pool):
 @pytest.fixture
 def vm_arm64_16k(ktvm_pool):
     return ktvm_pool.get(arch='arm64', pagesize='16k')
+
+
+@pytest.fixture
+def vm_arm64_16k_nolpa2(ktvm_pool):
+    return ktvm_pool.get(arch='arm64', pagesize='16k', lpa2=False)
 
 
 @pytest.fixture

@@ -476,12 +476,15 @@ class VM:
     """One QEMU TCG guest of the rig. Construct through boot()."""
 
     def __init__(self, arch='x86_64', kaslr=True, la57=False, ram_mb=512, cpus=2, scenario='idle',
-                 pagesize='4k', extra_append='', pause=None, wait_host=False, loglevel=3):
+                 pagesize='4k', extra_append='', pause=None, wait_host=False, loglevel=3, lpa2=True):
         if arch not in ('x86_64', 'arm64'):
             raise ValueError('arch must be x86_64 or arm64')
         if la57 and arch != 'x86_64':
             raise ValueError('la57 is an x86_64 option')
         self.arch, self.kaslr, self.la57, self.ram_mb, self.cpus = arch, kaslr, la57, ram_mb, cpus
+        # arm64 -cpu max implements FEAT_LPA2: the 16K kernel then runs 52-bit VAs with TCR_EL1.DS=1.
+        # lpa2=False hides the feature, and the same kernel falls back to 48-bit VAs (DS=0).
+        self.lpa2 = lpa2
         self.scenario, self.pagesize, self.extra_append = scenario, pagesize, extra_append
         self.pause, self.wait_host, self.loglevel = pause, wait_host, loglevel
         self.kernel = kernel_info(arch, pagesize)
@@ -489,6 +492,7 @@ class VM:
         self.tmpdir = None
         self.ram_path = None
         self.qmp_path = None
+        self.tool_qmp_path = None  # a second QMP monitor, free for the tool under test (ktmon)
         self.serial_log = None
         self.pidfile = None
         self.gdb_port = None
@@ -519,6 +523,7 @@ class VM:
                   '-nodefaults', '-display', 'none', '-no-reboot',
                   '-serial', 'file:%s' % self.serial_log,
                   '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path,
+                  '-qmp', 'unix:%s,server=on,wait=off' % self.tool_qmp_path,
                   '-gdb', 'tcp:127.0.0.1:%d' % self.gdb_port,
                   '-pidfile', self.pidfile,
                   '-kernel', self.kernel['image'], '-initrd', self.initramfs]
@@ -531,6 +536,8 @@ class VM:
             # cortex-a57 has no 16K granule; `max` has, and its pointer authentication is far cheaper under
             # TCG with the implementation-defined algorithm (boot to ready: ~9 s instead of ~50 s)
             cpu = 'cortex-a57' if self.pagesize == '4k' else 'max,pauth-impdef=on'
+            if self.pagesize != '4k' and not self.lpa2:
+                cpu += ',lpa2=off'
             argv = ['qemu-system-aarch64', '-machine', 'virt,memory-backend=mem', '-cpu', cpu]
             app.insert(0, 'console=ttyAMA0')
         if self.extra_append:
@@ -546,6 +553,7 @@ class VM:
         self.tmpdir = tempfile.mkdtemp(prefix='ktmon-vm-')
         self.ram_path = os.path.join(SHM_DIR, '%s%d-%s' % (SHM_PREFIX, os.getpid(), uuid.uuid4().hex[:12]))
         self.qmp_path = os.path.join(self.tmpdir, 'qmp.sock')
+        self.tool_qmp_path = os.path.join(self.tmpdir, 'qmp-tool.sock')
         self.serial_log = os.path.join(self.tmpdir, 'serial.log')
         self.pidfile = os.path.join(self.tmpdir, 'qemu.pid')
         with _live_lock:
@@ -792,8 +800,8 @@ class VM:
 
 
 def boot(arch='x86_64', kaslr=True, la57=False, ram_mb=512, cpus=2, scenario='idle', pagesize='4k',
-         extra_append='', pause=None, wait_host=False, timeout=None, loglevel=3):
+         extra_append='', pause=None, wait_host=False, timeout=None, loglevel=3, lpa2=True):
     """Start a guest and wait for its `KTGT ready` line. Returns a running VM (stop it, or use `with`)."""
     vm = VM(arch=arch, kaslr=kaslr, la57=la57, ram_mb=ram_mb, cpus=cpus, scenario=scenario, pagesize=pagesize,
-            extra_append=extra_append, pause=pause, wait_host=wait_host, loglevel=loglevel)
+            extra_append=extra_append, pause=pause, wait_host=wait_host, loglevel=loglevel, lpa2=lpa2)
     return vm.start(timeout=timeout)

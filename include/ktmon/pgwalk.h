@@ -1,0 +1,177 @@
+/* ktmon: guest page-table walkers.
+ *
+ * A km_pgwalk_cfg is decoded once from the guest's registers (x86_64: CR3 and
+ * whether LA57 is on; aarch64: TTBR1_EL1 and TCR_EL1) and says everything the
+ * walker needs: the top table, how many levels, which bits index each level
+ * and where block (huge-page) descriptors are legal.  The walker is generic;
+ * what differs per architecture is the descriptor decoding, kept in a const
+ * ops table per architecture (pgwalk_x86_64.c, pgwalk_aarch64.c).
+ *
+ * Every entry the walker reads goes through km_mem, so a table outside guest
+ * RAM is a status, not a crash, and a walk reads at most KM_PGWALK_MAX_LEVELS
+ * entries: a table that points to itself cannot make it loop.
+ *
+ * Levels are numbered as each architecture names them:
+ *   x86_64:  5 = PML5, 4 = PML4, 3 = PDPT (1 GiB leaf), 2 = PD (2 MiB), 1 = PT (4 KiB)
+ *   aarch64: 0 .. 3, 3 being the last (page) level.
+ *
+ * Nothing here allocates or makes a system call. */
+#ifndef KTMON_PGWALK_H
+#define KTMON_PGWALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ktmon/api.h"
+#include "ktmon/arch.h"
+#include "ktmon/mem.h"
+#include "ktmon/status.h"
+
+#define KM_PGWALK_MAX_LEVELS 5u
+
+/* Register bits used to build a configuration. */
+#define KM_X86_CR4_LA57 (UINT64_C(1) << 12)
+#define KM_X86_CR3_ADDR_MASK UINT64_C(0x000FFFFFFFFFF000)
+#define KM_A64_TCR_T1SZ_SHIFT 16u
+#define KM_A64_TCR_EPD1 (UINT64_C(1) << 23)
+#define KM_A64_TCR_TG1_SHIFT 30u
+#define KM_A64_TCR_IPS_SHIFT 32u
+#define KM_A64_TCR_DS (UINT64_C(1) << 59)
+
+/* One walk step, derived from the registers. */
+typedef struct km_pgwalk_step {
+    uint32_t va_shift;   /* lowest VA bit indexed at this step */
+    uint32_t idx_bits;   /* number of VA bits indexing this table */
+    int32_t level;       /* architectural level number (see above) */
+    bool block_ok;       /* may a descriptor here map a block (huge page)? */
+} km_pgwalk_step;
+
+typedef struct km_pgwalk_cfg {
+    km_arch arch;
+    uint64_t root_pa;      /* physical address of the top table */
+    uint32_t levels;       /* steps walked: 1 .. KM_PGWALK_MAX_LEVELS */
+    uint32_t page_shift;   /* 12 (4K), 14 (16K) or 16 (64K) */
+    uint32_t va_bits;      /* width of the translated VA space */
+    uint32_t oa_bits;      /* output (physical) address width */
+    km_pgwalk_step steps[KM_PGWALK_MAX_LEVELS];
+    uint64_t mode_key;     /* identifies arch/levels/granule for the cache */
+} km_pgwalk_cfg;
+
+/* A successful translation. */
+typedef struct km_pgwalk_result {
+    uint64_t pa;         /* physical address of va */
+    uint64_t page_size;  /* bytes mapped by the leaf entry */
+    int32_t level;       /* architectural level of the leaf */
+} km_pgwalk_result;
+
+/* One table entry read during a walk. */
+typedef struct km_pgwalk_entry {
+    int32_t level;       /* architectural level of the table */
+    uint32_t index;      /* index into the table */
+    uint64_t entry_pa;   /* physical address of the entry */
+    uint64_t value;      /* the entry as read */
+} km_pgwalk_entry;
+
+/* The record of one walk: every entry read, and how it ended.  Unlike the
+ * result, it is filled whatever the status (it is what a reviewer needs to
+ * see why a walk failed).  On failure fault_level is the level whose entry
+ * (or table, for KM_ERR_TABLE_OUTSIDE_RAM) stopped the walk and fault_addr
+ * the physical address involved. */
+typedef struct km_pgwalk_trace {
+    uint64_t va;
+    km_status status;
+    uint32_t n;                                   /* entries read, <= levels */
+    km_pgwalk_entry entries[KM_PGWALK_MAX_LEVELS];
+    int32_t fault_level;
+    uint64_t fault_addr;
+} km_pgwalk_trace;
+
+/*@ predicate km_pgwalk_cfg_ok(km_pgwalk_cfg *c) =
+        \valid_read(c) && 1 <= c->levels <= KM_PGWALK_MAX_LEVELS &&
+        (c->arch == KM_ARCH_X86_64 || c->arch == KM_ARCH_AARCH64) &&
+        12 <= c->page_shift <= 16 && c->oa_bits <= 52 && c->va_bits <= 57 &&
+        c->root_pa < (1 << 52) &&
+        (\forall integer s; 0 <= s < c->levels ==>
+            c->steps[s].idx_bits <= 13 && c->steps[s].va_shift < 64 &&
+            c->steps[s].va_shift + c->steps[s].idx_bits <= 64 &&
+            c->steps[s].va_shift >= c->page_shift); */
+
+/* x86_64: 4-level, or 5-level when la57 (CR4.LA57) is set.  CR3's PCID and
+ * flag bits are ignored.  A zero table address is KM_ERR_BAD_REGISTERS. */
+/*@ requires \valid(out);
+    assigns *out;
+    ensures \result == KM_OK ==> km_pgwalk_cfg_ok(out);
+    ensures \result == KM_OK || \result == KM_ERR_BAD_REGISTERS; */
+KM_API km_status km_pgwalk_cfg_x86_64(uint64_t cr3, bool la57, km_pgwalk_cfg *out);
+
+/* aarch64 TTBR1 (kernel half) walks from TCR_EL1: refuses TCR = 0, EPD1,
+ * T1SZ out of range and the reserved TG1 encoding (KM_ERR_BAD_REGISTERS), and
+ * LPA2 (TCR.DS, KM_ERR_UNSUPPORTED). */
+/*@ requires \valid(out);
+    assigns *out;
+    ensures \result == KM_OK ==> km_pgwalk_cfg_ok(out);
+    ensures \result == KM_OK || \result == KM_ERR_BAD_REGISTERS || \result == KM_ERR_UNSUPPORTED; */
+KM_API km_status km_pgwalk_cfg_aarch64(uint64_t ttbr1, uint64_t tcr, km_pgwalk_cfg *out);
+
+/* Translate va.  Statuses: KM_ERR_RANGE (va outside the configured VA space:
+ * non-canonical on x86, not a TTBR1 address on arm64), KM_ERR_NOT_PRESENT,
+ * KM_ERR_BAD_DESCRIPTOR, KM_ERR_TABLE_OUTSIDE_RAM.  res is written only on
+ * success; trace (may be NULL) always. */
+/*@ requires km_mem_ok(m) && km_pgwalk_cfg_ok(cfg) && \valid(res);
+    requires trace == \null || \valid(trace);
+    requires \separated(res, m) && \separated(res, cfg);
+    requires trace != \null ==> \separated(trace, m) && \separated(trace, cfg) && \separated(trace, res);
+    assigns *res, *trace;
+    ensures \result == KM_OK || \result == KM_ERR_RANGE || \result == KM_ERR_NOT_PRESENT ||
+            \result == KM_ERR_BAD_DESCRIPTOR || \result == KM_ERR_TABLE_OUTSIDE_RAM;
+    ensures \result != KM_OK ==> *res == \old(*res);
+    ensures \result == KM_OK ==> res->page_size >= 4096;
+    ensures trace != \null ==> trace->n <= cfg->levels && trace->status == \result; */
+KM_API km_status km_pgwalk_walk(const km_mem *m, const km_pgwalk_cfg *cfg, uint64_t va,
+                                km_pgwalk_result *res, km_pgwalk_trace *trace);
+
+/* ---------------------------------------------------------------- translation cache */
+
+#define KM_TLB_ENTRIES 256u /* direct-mapped, power of two */
+
+typedef struct km_tlb_entry {
+    uint64_t vpage;      /* va >> page_shift */
+    uint64_t root_pa;
+    uint64_t mode_key;
+    uint64_t ppage;      /* pa >> page_shift */
+    uint64_t page_size;  /* leaf size (for reporting) */
+    int32_t level;
+    uint32_t valid;
+} km_tlb_entry;
+
+typedef struct km_tlb {
+    km_tlb_entry e[KM_TLB_ENTRIES];
+    uint64_t hits;
+    uint64_t misses;
+} km_tlb;
+
+/*@ requires \valid(t);
+    assigns *t;
+    ensures t->hits == 0 && t->misses == 0;
+    ensures \forall integer i; 0 <= i < KM_TLB_ENTRIES ==> t->e[i].valid == 0; */
+KM_API void km_tlb_init(km_tlb *t);
+
+/* Drop every entry: call on thaw and whenever the page-table root changes. */
+/*@ requires \valid(t);
+    assigns t->e[0 .. KM_TLB_ENTRIES - 1];
+    ensures \forall integer i; 0 <= i < KM_TLB_ENTRIES ==> t->e[i].valid == 0; */
+KM_API void km_tlb_invalidate(km_tlb *t);
+
+/* km_pgwalk_walk through the cache: a hit costs one table lookup; only
+ * successful walks are cached. */
+/*@ requires km_mem_ok(m) && km_pgwalk_cfg_ok(cfg) && \valid(t) && \valid(res);
+    requires \separated(t, m) && \separated(t, cfg) && \separated(t, res);
+    requires \separated(res, m) && \separated(res, cfg);
+    assigns *t, *res;
+    ensures \result == KM_OK || \result == KM_ERR_RANGE || \result == KM_ERR_NOT_PRESENT ||
+            \result == KM_ERR_BAD_DESCRIPTOR || \result == KM_ERR_TABLE_OUTSIDE_RAM;
+    ensures \result != KM_OK ==> *res == \old(*res); */
+KM_API km_status km_pgwalk_translate_cached(const km_mem *m, const km_pgwalk_cfg *cfg, km_tlb *t,
+                                            uint64_t va, km_pgwalk_result *res);
+
+#endif /* KTMON_PGWALK_H */
