@@ -23,6 +23,19 @@ typedef struct km_cli_cmd {
 /* Subcommands (cli/cmd_<name>.c). */
 int km_cmd_translate(int argc, char **argv);
 void km_usage_translate(FILE *out);
+int km_cmd_read(int argc, char **argv);
+void km_usage_read(FILE *out);
+int km_cmd_tasks(int argc, char **argv);
+void km_usage_tasks(FILE *out);
+int km_cmd_percpu(int argc, char **argv);
+void km_usage_percpu(FILE *out);
+int km_cmd_sym(int argc, char **argv);
+void km_usage_sym(FILE *out);
+int km_cmd_offsetof(int argc, char **argv);
+void km_usage_offsetof(FILE *out);
+
+/* While quiet, km_cli_err prints nothing (used for silent retries). */
+void km_cli_set_quiet(bool quiet);
 
 /* Print "ktmon: <msg>" to stderr (printf format). */
 void km_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

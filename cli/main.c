@@ -1,5 +1,6 @@
 /* ktmon: the command-line entry point and subcommand table. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,9 +8,19 @@
 #include "ktmon/status.h"
 #include "cli.h"
 
+static bool km_cli_quiet;
+
+void km_cli_set_quiet(bool quiet)
+{
+    km_cli_quiet = quiet;
+}
+
 void km_cli_err(const char *fmt, ...)
 {
     va_list ap;
+    if (km_cli_quiet) {
+        return;
+    }
     va_start(ap, fmt);
     (void)fputs("ktmon: ", stderr);
     (void)vfprintf(stderr, fmt, ap);
@@ -23,6 +34,12 @@ static void usage_version(FILE *out);
 static const km_cli_cmd km_cmds[] = {
     {"translate", "translate kernel virtual addresses, showing every page-table level", km_cmd_translate,
      km_usage_translate},
+    {"read", "read kernel memory by symbol, field, per-CPU variable, KVA or PA", km_cmd_read, km_usage_read},
+    {"tasks", "list the guest's tasks (pid, tgid, comm)", km_cmd_tasks, km_usage_tasks},
+    {"percpu", "per-CPU offsets and runqueues", km_cmd_percpu, km_usage_percpu},
+    {"sym", "kernel symbols by name or address (vmlinux or System.map)", km_cmd_sym, km_usage_sym},
+    {"offsetof", "struct member offsets, sizes and enum values from BTF", km_cmd_offsetof,
+     km_usage_offsetof},
     {"version", "print the version", cmd_version, usage_version},
 };
 

@@ -78,7 +78,8 @@ int km_cli_parse(int argc, char **argv, km_cli_opts *o)
                 ((strcmp(a, "--vmlinux") == 0) || (strcmp(a, "--mem") == 0) || (strcmp(a, "--qmp") == 0) ||
                  (strcmp(a, "--gdb") == 0) || (strcmp(a, "--arch") == 0) || (strcmp(a, "--cpu") == 0) ||
                  (strcmp(a, "--cr3") == 0) || (strcmp(a, "--ttbr1") == 0) || (strcmp(a, "--tcr") == 0) ||
-                 (strcmp(a, "--ram-base") == 0) || (strcmp(a, "--mem-backend") == 0))) {
+                 (strcmp(a, "--ram-base") == 0) || (strcmp(a, "--mem-backend") == 0) ||
+                 (strcmp(a, "--wait-kernel") == 0))) {
                 km_cli_err("option %s needs a value", a);
                 rc = KM_EXIT_USAGE;
             } else if (o->nrest < KM_CLI_MAX_ARGS) {
@@ -113,6 +114,10 @@ int km_cli_parse(int argc, char **argv, km_cli_opts *o)
         } else if (strcmp(a, "--tcr") == 0) {
             bad = !km_cli_u64(v, &o->tcr);
             o->have_tcr = true;
+        } else if (strcmp(a, "--wait-kernel") == 0) {
+            uint64_t secs = 0u;
+            bad = !km_cli_u64(v, &secs) || (secs > 3600u);
+            o->wait_kernel_ms = (uint32_t)secs * 1000u;
         } else if (strcmp(a, "--ram-base") == 0) {
             bad = !km_cli_u64(v, &o->ram_base);
             o->have_ram_base = true;
@@ -291,6 +296,7 @@ static int km_cli_regs_from_gdb(const km_cli_opts *o, km_cli_target *t)
     char host[256];
     uint64_t port = 0u;
     const char *colon = strrchr(o->gdb, ':');
+    bool was_running = true;
     km_gdb *g = malloc(sizeof(*g));
     if (g == NULL) {
         km_cli_err("out of memory");
@@ -302,6 +308,10 @@ static int km_cli_regs_from_gdb(const km_cli_opts *o, km_cli_target *t)
     } else {
         (void)memcpy(host, o->gdb, (size_t)(colon - o->gdb));
         host[colon - o->gdb] = '\0';
+        /* Attaching stops the VM: note whether it ran, to leave it as found. */
+        if ((t->qmp != NULL) && (km_qmp_query_status(t->qmp, &was_running, NULL, 0u, &err) != KM_OK)) {
+            was_running = true;
+        }
         st = km_gdb_connect(g, host, (uint16_t)port, 5000, &err);
         if (st != KM_OK) {
             km_cli_report(o->gdb, st, &err);
@@ -331,13 +341,17 @@ static int km_cli_regs_from_gdb(const km_cli_opts *o, km_cli_target *t)
                 rc = KM_EXIT_TARGET;
             }
         }
-        /* Detach so the VM runs on (the attach stopped it). */
-        st = km_gdb_detach(g, &err);
+        /* Detach so the VM runs on if it ran before (the attach stopped it). */
+        st = km_gdb_detach(g, was_running, &err);
         if ((st != KM_OK) && (rc == KM_EXIT_OK)) {
             km_cli_report("detaching from the gdbstub", st, &err);
             rc = KM_EXIT_TARGET;
         }
         if (rc == KM_EXIT_OK) {
+            t->ttbr1 = ttbr1;
+            t->tcr = tcr;
+            t->arch = KM_ARCH_AARCH64;
+            t->arch_known = true;
             st = km_pgwalk_cfg_aarch64(ttbr1, tcr, &t->cfg);
             if (st != KM_OK) {
                 km_cli_err("TTBR1_EL1=0x%llx TCR_EL1=0x%llx: %s", (unsigned long long)ttbr1,
@@ -360,6 +374,8 @@ int km_cli_load_regs(const km_cli_opts *o, km_cli_target *t)
     } else if (o->have_cr3) {
         t->arch = KM_ARCH_X86_64;
         t->arch_known = true;
+        t->cr3 = o->cr3;
+        t->cr4 = o->la57 ? KM_X86_CR4_LA57 : 0u;
         st = km_pgwalk_cfg_x86_64(o->cr3, o->la57, &t->cfg);
     } else if (o->have_ttbr1 || o->have_tcr) {
         if (!(o->have_ttbr1 && o->have_tcr)) {
@@ -368,6 +384,8 @@ int km_cli_load_regs(const km_cli_opts *o, km_cli_target *t)
         } else {
             t->arch = KM_ARCH_AARCH64;
             t->arch_known = true;
+            t->ttbr1 = o->ttbr1;
+            t->tcr = o->tcr;
             st = km_pgwalk_cfg_aarch64(o->ttbr1, o->tcr, &t->cfg);
         }
     } else if (t->arch_known && (t->arch == KM_ARCH_AARCH64)) {
@@ -393,6 +411,7 @@ int km_cli_load_regs(const km_cli_opts *o, km_cli_target *t)
         } else {
             t->arch = KM_ARCH_X86_64;
             t->arch_known = true;
+            t->cr3 = cr3;
             t->cr4 = cr4;
             st = km_pgwalk_cfg_x86_64(cr3, (cr4 & KM_X86_CR4_LA57) != 0u, &t->cfg);
         }

@@ -32,6 +32,7 @@ typedef struct km_cli_opts {
     uint64_t tcr;             /* --tcr X */
     bool have_ram_base;
     uint64_t ram_base;        /* --ram-base X (raw RAM file without QMP) */
+    uint32_t wait_kernel_ms;  /* --wait-kernel SECONDS: retry the handshake until the guest is up */
     bool help;
     int nrest;                /* arguments not consumed: positionals and command-specific options */
     char *rest[KM_CLI_MAX_ARGS];
@@ -53,7 +54,11 @@ typedef struct km_cli_target {
     km_qmp *qmp;              /* heap: the client buffers are large */
     km_pgwalk_cfg cfg;
     bool cfg_ok;
+    /* the raw registers behind cfg (for the guest-kernel handshake) */
+    uint64_t cr3;
     uint64_t cr4;
+    uint64_t ttbr1;
+    uint64_t tcr;
 } km_cli_target;
 
 void km_cli_target_init(km_cli_target *t);

@@ -217,12 +217,15 @@ km_status km_gdb_connect(km_gdb *g, const char *host, uint16_t port, int timeout
     return st;
 }
 
-km_status km_gdb_detach(km_gdb *g, km_error *err)
+km_status km_gdb_detach(km_gdb *g, bool resume, km_error *err)
 {
-    /* Plain "D" is refused (E22) by QEMU once multiprocess is negotiated: name the process. */
-    km_status st = km_gdb_command(g, "D;1", err);
-    if ((st == KM_OK) && (strcmp(g->pkt, "OK") != 0)) {
-        st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
+    km_status st = KM_OK;
+    if (resume) {
+        /* Plain "D" is refused (E22) by QEMU once multiprocess is negotiated: name the process. */
+        st = km_gdb_command(g, "D;1", err);
+        if ((st == KM_OK) && (strcmp(g->pkt, "OK") != 0)) {
+            st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
+        }
     }
     km_gdb_close(g);
     return st;

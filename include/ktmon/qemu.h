@@ -116,8 +116,10 @@ typedef struct km_gdb_stop {
 /* Connect to HOST:PORT (stops the VM, as QEMU's gdbstub does on attach). */
 KM_API km_status km_gdb_connect(km_gdb *g, const char *host, uint16_t port, int timeout_ms,
                                 km_error *err);
-/* Detach with D;1 (the VM resumes) and close. */
-KM_API km_status km_gdb_detach(km_gdb *g, km_error *err);
+/* End the session.  resume: detach with D;1, which lets the VM run (use it
+ * when the VM was running before the attach stopped it); otherwise just
+ * close the connection, which leaves a paused VM paused (QEMU 7.2). */
+KM_API km_status km_gdb_detach(km_gdb *g, bool resume, km_error *err);
 KM_API void km_gdb_close(km_gdb *g);
 
 /* Send a command, receive its reply payload into g->pkt. */

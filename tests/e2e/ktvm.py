@@ -545,7 +545,9 @@ class VM:
         self.append = ' '.join(app)
         return argv + common + ['-append', self.append]
 
-    def start(self, timeout=None):
+    def start(self, timeout=None, paused=False):
+        """Start QEMU and wait for the guest's ready line.  paused=True starts QEMU with -S (no guest code
+        has run) and returns as soon as its monitors are up: call finish_boot() after `cont`."""
         for p in (self.kernel['image'], self.initramfs):
             if not os.path.exists(p):
                 raise FileNotFoundError('%s missing: run `make -C tests/guest`' % p)
@@ -564,7 +566,7 @@ class VM:
         try:
             for attempt in range(3):
                 self.gdb_port = _free_port()
-                self.cmdline = self._qemu_argv()
+                self.cmdline = self._qemu_argv() + (['-S'] if paused else [])
                 open(self.serial_log, 'w').close()
                 self._errlog = open(os.path.join(self.tmpdir, 'qemu.stderr'), 'w+')
                 main = threading.current_thread() is threading.main_thread()
@@ -580,8 +582,20 @@ class VM:
                 if 'gdb' not in err.lower() or attempt == 2:
                     raise BootError('QEMU did not start: %s' % err.strip()[-2000:])
             self._qmp = QMP(self.qmp_path)
-            self._await_ready(timeout - (time.monotonic() - t0))
-            self.boot_seconds = time.monotonic() - t0
+            self._t0 = t0
+            self._timeout = timeout
+            if not paused:
+                self.finish_boot()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def finish_boot(self):
+        """Wait for the ready line and parse ground truth and RAM layout (start() does it unless paused)."""
+        try:
+            self._await_ready(self._timeout - (time.monotonic() - self._t0))
+            self.boot_seconds = time.monotonic() - self._t0
             self.ram_layout = parse_mtree_ram(self.hmp('info mtree -f'))
         except BaseException:
             self.stop()
@@ -800,8 +814,8 @@ class VM:
 
 
 def boot(arch='x86_64', kaslr=True, la57=False, ram_mb=512, cpus=2, scenario='idle', pagesize='4k',
-         extra_append='', pause=None, wait_host=False, timeout=None, loglevel=3, lpa2=True):
+         extra_append='', pause=None, wait_host=False, timeout=None, loglevel=3, lpa2=True, paused=False):
     """Start a guest and wait for its `KTGT ready` line. Returns a running VM (stop it, or use `with`)."""
     vm = VM(arch=arch, kaslr=kaslr, la57=la57, ram_mb=ram_mb, cpus=cpus, scenario=scenario, pagesize=pagesize,
             extra_append=extra_append, pause=pause, wait_host=wait_host, loglevel=loglevel, lpa2=lpa2)
-    return vm.start(timeout=timeout)
+    return vm.start(timeout=timeout, paused=paused)
