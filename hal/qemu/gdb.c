@@ -169,7 +169,7 @@ km_status km_gdb_command(km_gdb *g, const char *cmd, km_error *err)
     /* Only '?' is answered with a stop reply; any stop reply that arrives
      * while another command waits (QEMU announces the stop caused by the
      * attach, or a watchpoint fires) is kept for km_gdb_wait_stop. */
-    bool want_stop = (strcmp(cmd, "?") == 0);
+    bool want_stop = (strcmp(cmd, "?") == 0) || (strncmp(cmd, "vCont;", 6) == 0) || (strcmp(cmd, "s") == 0);
     bool have = false;
     int64_t deadline = km_now_ms() + g->timeout_ms;
     while ((st == KM_OK) && !have) {

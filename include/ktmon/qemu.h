@@ -14,6 +14,7 @@
 
 #include "ktmon/api.h"
 #include "ktmon/arch.h"
+#include "ktmon/hal.h"
 #include "ktmon/status.h"
 
 #define KM_QMP_BUF_SIZE (256u * 1024u)
@@ -140,5 +141,40 @@ KM_API km_status km_gdb_wait_stop(km_gdb *g, int timeout_ms, km_gdb_stop *stop, 
 KM_API km_status km_gdb_interrupt(km_gdb *g, km_gdb_stop *stop, km_error *err);
 /* Parse a stop-reply payload (T05watch:ADDR;thread:p1.2;...). */
 KM_API km_status km_gdb_parse_stop(const char *payload, km_gdb_stop *stop);
+
+/* ---------------------------------------------------------------- the HAL over QMP + gdbstub */
+
+/* State of the QEMU backend.  Every gdbstub command is sent with the VM
+ * stopped (QEMU stops a running VM on any byte it receives), so arm/disarm
+ * and arm64 register reads are stop / command / continue.  A watchpoint hit
+ * stops the whole VM: it is frozen by the time wait_hit reports it. */
+typedef struct km_hal_qemu {
+    km_qmp *qmp;                 /* heap (large buffers) */
+    km_gdb *gdb;
+    km_arch arch;
+    bool running;                /* the VM executes guest code */
+    bool was_running;            /* ... when we attached */
+    uint32_t ncpus;
+    uint64_t armed_kva[KM_HAL_SLOTS];
+    uint32_t armed_len[KM_HAL_SLOTS];
+    bool has_pending;            /* a hit seen while stopping the VM for something else */
+    km_hal_hit pending;
+    uint32_t rn_pc;              /* gdb register numbers (arm64) */
+    uint32_t rn_sp;
+    uint32_t rn_ttbr0;
+    uint32_t rn_ttbr1;
+    uint32_t rn_tcr;
+    uint64_t stops;              /* stop/continue round trips (statistics) */
+} km_hal_qemu;
+
+/* Connect QMP and the gdbstub (allocates the clients; setup time).  The VM
+ * is left running if it was running. */
+KM_API km_status km_hal_qemu_open(km_hal_qemu *h, const char *qmp_path, const char *gdb_host,
+                                  uint16_t gdb_port, km_error *err);
+/* Remove our watchpoints and detach, leaving the VM running if it ran when
+ * we attached.  Safe on a dead QEMU. */
+KM_API void km_hal_qemu_close(km_hal_qemu *h);
+KM_API km_hal km_hal_qemu_hal(km_hal_qemu *h);
+KM_API extern const km_hal_ops km_hal_qemu_ops;
 
 #endif /* KTMON_QEMU_H */
