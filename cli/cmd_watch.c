@@ -123,6 +123,9 @@ static void km_print_event(void *ctx, const km_coord_event *e)
             (void)printf("[%10.3f] user watch %u (%s) written: value %llu: VM frozen, dumping\n", t, e->slot, e->text,
                          (unsigned long long)e->value);
             break;
+        case KM_EV_SUMMARY:
+            (void)printf("[%10.3f]   %s\n", t, e->text);
+            break;
         case KM_EV_DUMP:
             (void)printf("[%10.3f] dump written: %s\n", t, e->text);
             break;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: boot the sched_ext test guest and watch it end to end.
+# make demo: boot the bundled sched_ext test guest and watch it end to end (scripts/demo.py).
 set -euo pipefail
-echo "make demo: the end-to-end watch demo arrives with the coordinator (ktmon watch); not available yet." >&2
-exit 2
+cd "$(dirname "$0")/.."
+exec /usr/bin/python3 scripts/demo.py

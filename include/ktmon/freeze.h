@@ -50,6 +50,7 @@ typedef enum km_coord_ev {
     KM_EV_ERROR_EXIT,       /* exit_kind >= 1024: freezing for a dump */
     KM_EV_USER_ARMED,       /* a user watch armed (slot, kva) */
     KM_EV_USER_HIT,         /* a user watch fired (slot, value) */
+    KM_EV_SUMMARY,          /* one-line summary of the dump about to be reported (text) */
     KM_EV_DUMP,             /* a dump was written (text = path) */
     KM_EV_THAWED,           /* the VM runs again (value = frozen time in us) */
     KM_EV_WARN              /* something worth a line (text) */
@@ -106,6 +107,7 @@ typedef struct km_coord {
     bool offsets_ok;
     uint64_t scx_root_link;
     uint64_t runqueues_link;
+    uint64_t jiffies_link;
     km_wp_table wp;
     km_wp_root last;
     uint64_t slot0_kva;             /* what the HAL has armed for slot 0 (0 = none) */
@@ -118,6 +120,7 @@ typedef struct km_coord {
     uint32_t last_hit_value;
     uint64_t ticks, hits, dumps, errors_caught, published, detached, rebinds;
     char last_dump[KM_COORD_PATH_MAX];
+    char summary[1024];             /* one line about the last dump */
     uint32_t dump_seq;
     km_coord_event ev;              /* scratch for events (no stack copies of the path) */
 } km_coord;

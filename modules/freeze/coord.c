@@ -85,6 +85,7 @@ km_status km_coord_init(km_coord *c, km_hal hal, const km_mem *mem, km_guest_ker
         st = KM_ERR_NO_SYMBOL; /* no sched_ext in this kernel */
     } else {
         (void)km_ksym_addr(ks, "runqueues", &c->runqueues_link);
+        (void)km_ksym_addr(ks, "jiffies_64", &c->jiffies_link);
         km_wp_table_init(&c->wp, NULL, NULL, -1);
         c->fstate = KM_FREEZE_IDLE;
     }
@@ -365,6 +366,7 @@ km_status km_coord_on_hit(km_coord *c, const km_hal_hit *hit)
                 c->fstate = KM_FREEZE_DONE;
                 c->errors_caught++;
                 if (st == KM_OK) {
+                    km_emit(c, KM_EV_SUMMARY, sched, c->last.id, kind, 0u, KM_OK, c->summary);
                     km_emit(c, KM_EV_DUMP, sched, c->last.id, kind, 0u, KM_OK, c->last_dump);
                 } else {
                     km_emit(c, KM_EV_WARN, sched, 0u, kind, 0u, st, "writing the dump failed");
@@ -382,6 +384,7 @@ km_status km_coord_on_hit(km_coord *c, const km_hal_hit *hit)
         km_emit(c, KM_EV_USER_HIT, kva, 0u, v, hit->slot, KM_OK, c->wp.user[hit->slot - 1u].tag);
         st = km_coord_write_dump(c, "user_watch", hit->slot, v, hit->t_ns, t_frozen);
         if (st == KM_OK) {
+            km_emit(c, KM_EV_SUMMARY, kva, 0u, v, hit->slot, KM_OK, c->summary);
             km_emit(c, KM_EV_DUMP, kva, 0u, v, hit->slot, KM_OK, c->last_dump);
         }
         km_status ts = c->hal.ops->thaw(c->hal.ctx, &err);
@@ -453,9 +456,10 @@ km_status km_coord_dump_now(km_coord *c, const char *reason, char *path, size_t 
 
 const char *km_coord_ev_name(km_coord_ev e)
 {
-    static const char *const names[] = {"init-wait", "init-ok",  "published", "deferred", "detached",
-                                        "rebind",    "hit",      "below-gate", "duplicate", "error-exit",
-                                        "user-armed", "user-hit", "dump",      "thawed",   "warn"};
+    static const char *const names[] = {"init-wait",  "init-ok",  "published", "deferred", "detached",
+                                        "rebind",     "hit",      "below-gate", "duplicate", "error-exit",
+                                        "user-armed", "user-hit", "summary",   "dump",     "thawed",
+                                        "warn"};
     const char *n = "unknown";
     if ((uint32_t)e < (uint32_t)(sizeof(names) / sizeof(names[0]))) {
         n = names[(uint32_t)e];

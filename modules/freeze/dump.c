@@ -62,6 +62,21 @@ static km_status km_dump_guest_str(km_coord *c, uint64_t kva, char *out, size_t 
     return st;
 }
 
+/* Append "label" + text (printable ASCII only) to the one-line summary. */
+static void km_summary_add(km_coord *c, const char *label, const char *text)
+{
+    size_t n = strlen(c->summary);
+    const char *parts[2] = {label, text};
+    for (size_t k = 0u; k < 2u; k++) {
+        for (const char *p = parts[k]; (*p != '\0') && ((n + 1u) < sizeof(c->summary)); p++) {
+            char ch = *p;
+            c->summary[n] = ((ch >= ' ') && (ch < (char)0x7f)) ? ch : ' ';
+            n++;
+        }
+    }
+    c->summary[n] = '\0';
+}
+
 static void km_dump_scx(km_coord *c, FILE *f)
 {
     uint64_t root = 0u;
@@ -118,11 +133,13 @@ static void km_dump_scx(km_coord *c, FILE *f)
                 (km_dump_guest_str(c, reason_p, text, 256u) == KM_OK)) {
                 (void)fprintf(f, ", \"reason\": ");
                 km_json_str(f, text, 256u);
+                km_summary_add(c, " reason: ", text);
             }
             if ((km_gk_read_u64(c->gk, ei + c->off.ei_msg, &msg_p) == KM_OK) && (msg_p != 0u) &&
                 (km_dump_guest_str(c, msg_p, text, sizeof(text)) == KM_OK)) {
                 (void)fprintf(f, ", \"msg\": ");
                 km_json_str(f, text, sizeof(text));
+                km_summary_add(c, "; message: ", text);
             }
         }
         (void)fprintf(f, "},\n");
@@ -140,6 +157,8 @@ static void km_dump_cpus(km_coord *c, FILE *f)
                       (st != KM_OK) ? km_status_name(st) : "no runqueue offsets in BTF");
         return;
     }
+    uint32_t total_nr = 0u;
+    uint32_t total_scx = 0u;
     for (uint32_t cpu = 0u; cpu < c->gk->ncpus; cpu++) {
         uint64_t rq = 0u;
         uint32_t nr = 0u;
@@ -170,6 +189,8 @@ static void km_dump_cpus(km_coord *c, FILE *f)
         (void)fprintf(f, "%s\n    {\"cpu\": %u, \"rq\": \"0x%llx\"", (cpu > 0u) ? "," : "", cpu,
                       (unsigned long long)rq);
         if (s == KM_OK) {
+            total_nr += nr;
+            total_scx += scx_nr;
             (void)fprintf(f,
                           ", \"rq_cpu\": %u, \"nr_running\": %u, \"clock\": %llu, \"scx_nr_running\": %u, "
                           "\"scx_flags\": \"0x%x\", \"local_dsq_nr\": %u}",
@@ -179,6 +200,11 @@ static void km_dump_cpus(km_coord *c, FILE *f)
         }
     }
     (void)fprintf(f, "\n  ],\n");
+    {
+        char line[96];
+        (void)snprintf(line, sizeof(line), "; %u CPUs, runnable %u (sched_ext %u)", c->gk->ncpus, total_nr, total_scx);
+        km_summary_add(c, line, "");
+    }
 }
 
 static void km_dump_vcpus(km_coord *c, FILE *f)
@@ -205,6 +231,16 @@ static void km_dump_vcpus(km_coord *c, FILE *f)
         }
     }
     (void)fprintf(f, "\n  ],\n");
+}
+
+static void km_dump_jiffies(km_coord *c, FILE *f, const char *key)
+{
+    uint64_t kva = 0u;
+    uint64_t v = 0u;
+    if ((c->jiffies_link != 0u) && (km_gk_sym_kva(c->gk, c->jiffies_link, &kva) == KM_OK) &&
+        (km_gk_read_u64(c->gk, kva, &v) == KM_OK)) {
+        (void)fprintf(f, "  \"%s\": %llu,\n", key, (unsigned long long)v);
+    }
 }
 
 km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, uint64_t value, uint64_t t_hit_ns,
@@ -237,6 +273,11 @@ km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, u
         }
     }
     if (st == KM_OK) {
+        c->summary[0] = '\0';
+        km_summary_add(c, trigger, (slot == 0u) ? ": " : "");
+        if (slot == 0u) {
+            km_summary_add(c, "", km_coord_exit_name(c, (uint32_t)value));
+        }
         (void)fprintf(f, "{\n  \"ktmon_version\": \"%s\",\n", KTMON_VERSION_STRING);
         (void)fprintf(f, "  \"time_utc\": \"%s\",\n", stamp);
         (void)fprintf(f, "  \"trigger\": {\"kind\": ");
@@ -252,10 +293,13 @@ km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, u
         (void)fprintf(f, "  \"kernel\": {\"kaslr_offset\": \"0x%llx\", \"page_offset\": \"0x%llx\", \"text_pa\": \"0x%llx\"},\n",
                       (unsigned long long)c->gk->kaslr, (unsigned long long)c->gk->page_offset,
                       (unsigned long long)c->gk->text_pa);
+        km_dump_jiffies(c, f, "jiffies_start");
         km_dump_scx(c, f);
         km_dump_cpus(c, f);
         km_coord_dump_bpf(c, f);
         km_dump_vcpus(c, f);
+        /* equal to jiffies_start: the guest did not run while it was dumped */
+        km_dump_jiffies(c, f, "jiffies_end");
         (void)fprintf(f, "  \"dump_end_ns\": %llu\n}\n", (unsigned long long)km_coord_now_ns());
         if ((fflush(f) != 0) || (fsync(fileno(f)) != 0)) {
             st = KM_ERR_IO;
