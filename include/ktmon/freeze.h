@@ -89,9 +89,19 @@ typedef enum km_freeze_state {
 
 /* BTF offsets the coordinator needs (resolved once). */
 typedef struct km_coord_offsets {
-    uint32_t sched_exit_kind, sched_id, sched_exit_info;
-    uint32_t ei_kind, ei_exit_code, ei_reason, ei_msg;
-    uint32_t rq_nr_running, rq_clock, rq_scx_nr_running, rq_scx_flags, rq_dsq_nr, rq_cpu;
+    uint32_t sched_exit_kind;
+    uint32_t sched_id;
+    uint32_t sched_exit_info;
+    uint32_t ei_kind;
+    uint32_t ei_exit_code;
+    uint32_t ei_reason;
+    uint32_t ei_msg;
+    uint32_t rq_nr_running;
+    uint32_t rq_clock;
+    uint32_t rq_scx_nr_running;
+    uint32_t rq_scx_flags;
+    uint32_t rq_dsq_nr;
+    uint32_t rq_cpu;
     bool have_exit_info;
     bool have_rq;
 } km_coord_offsets;
@@ -118,7 +128,13 @@ typedef struct km_coord {
     bool have_last_hit;
     km_wp_root last_hit_root;
     uint32_t last_hit_value;
-    uint64_t ticks, hits, dumps, errors_caught, published, detached, rebinds;
+    uint64_t ticks;
+    uint64_t hits;
+    uint64_t dumps;
+    uint64_t errors_caught;
+    uint64_t published;
+    uint64_t detached;
+    uint64_t rebinds;
     char last_dump[KM_COORD_PATH_MAX];
     char summary[1024];             /* one line about the last dump */
     uint32_t dump_seq;
@@ -138,7 +154,7 @@ KM_API km_status km_coord_on_hit(km_coord *c, const km_hal_hit *hit);
 /* The event loop: ticks and hits until *stop becomes non-zero, the VM goes
  * away (KM_ERR_IO) or, with cfg.once, an error exit was dumped (KM_OK with
  * errors_caught > 0). */
-KM_API km_status km_coord_run(km_coord *c, volatile sig_atomic_t *stop);
+KM_API km_status km_coord_run(km_coord *c, const volatile sig_atomic_t *stop);
 
 /* Freeze, dump, thaw now (ktmon dump).  path receives the file written. */
 KM_API km_status km_coord_dump_now(km_coord *c, const char *reason, char *path, size_t cap);

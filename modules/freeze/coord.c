@@ -100,23 +100,23 @@ static km_status km_coord_resolve_offsets(km_coord *c)
         {"scx_sched.exit_kind", &c->off.sched_exit_kind, NULL, true, false},
         {"scx_sched.id", &c->off.sched_id, NULL, true, false},
     };
-    km_btf_field ei[] = {
-        {"scx_sched.exit_info", &c->off.sched_exit_info, NULL, true, false},
-        {"scx_exit_info.kind", &c->off.ei_kind, NULL, true, false},
-        {"scx_exit_info.exit_code", &c->off.ei_exit_code, NULL, true, false},
-        {"scx_exit_info.reason", &c->off.ei_reason, NULL, true, false},
-        {"scx_exit_info.msg", &c->off.ei_msg, NULL, true, false},
-    };
-    km_btf_field rq[] = {
-        {"rq.cpu", &c->off.rq_cpu, NULL, true, false},
-        {"rq.nr_running", &c->off.rq_nr_running, NULL, true, false},
-        {"rq.clock", &c->off.rq_clock, NULL, true, false},
-        {"rq.scx.nr_running", &c->off.rq_scx_nr_running, NULL, true, false},
-        {"rq.scx.flags", &c->off.rq_scx_flags, NULL, true, false},
-        {"rq.scx.local_dsq.nr", &c->off.rq_dsq_nr, NULL, true, false},
-    };
     st = km_btf_resolve_fields(c->btf, req, (uint32_t)(sizeof(req) / sizeof(req[0])), &be);
     if (st == KM_OK) {
+        km_btf_field ei[] = {
+            {"scx_sched.exit_info", &c->off.sched_exit_info, NULL, true, false},
+            {"scx_exit_info.kind", &c->off.ei_kind, NULL, true, false},
+            {"scx_exit_info.exit_code", &c->off.ei_exit_code, NULL, true, false},
+            {"scx_exit_info.reason", &c->off.ei_reason, NULL, true, false},
+            {"scx_exit_info.msg", &c->off.ei_msg, NULL, true, false},
+        };
+        km_btf_field rq[] = {
+            {"rq.cpu", &c->off.rq_cpu, NULL, true, false},
+            {"rq.nr_running", &c->off.rq_nr_running, NULL, true, false},
+            {"rq.clock", &c->off.rq_clock, NULL, true, false},
+            {"rq.scx.nr_running", &c->off.rq_scx_nr_running, NULL, true, false},
+            {"rq.scx.flags", &c->off.rq_scx_flags, NULL, true, false},
+            {"rq.scx.local_dsq.nr", &c->off.rq_dsq_nr, NULL, true, false},
+        };
         c->off.have_exit_info = km_btf_resolve_fields(c->btf, ei, (uint32_t)(sizeof(ei) / sizeof(ei[0])), &be) == KM_OK;
         c->off.have_rq = km_btf_resolve_fields(c->btf, rq, (uint32_t)(sizeof(rq) / sizeof(rq[0])), &be) == KM_OK;
         for (size_t i = 0u; i < KM_NEXIT; i++) {
@@ -155,7 +155,6 @@ static void km_coord_xlate(km_coord *c, uint64_t kva, km_wp_xlate *xl)
     xl->host = NULL;
     if ((km_wp_target_kva(kva, c->off.sched_exit_kind, &target) == KM_OK) &&
         (km_gk_kva_to_pa(c->gk, target, &pa) == KM_OK) && (km_mem_host_ptr(c->mem, pa, 4u, &host) == KM_OK)) {
-        /* cppcheck-suppress misra-c2012-11.3 ; 4-byte-aligned u32 exit_kind in guest RAM, docs/misra-deviations.md */
         xl->host = (volatile uint32_t *)host;
         xl->ok = true;
     }
@@ -396,7 +395,7 @@ km_status km_coord_on_hit(km_coord *c, const km_hal_hit *hit)
     return st;
 }
 
-km_status km_coord_run(km_coord *c, volatile sig_atomic_t *stop)
+km_status km_coord_run(km_coord *c, const volatile sig_atomic_t *stop)
 {
     km_status st = KM_OK;
     uint64_t next_tick = km_coord_now_ns();

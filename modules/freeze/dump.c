@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,32 +70,17 @@ static void km_summary_add(km_coord *c, const char *label, const char *text)
     const char *parts[2] = {label, text};
     for (size_t k = 0u; k < 2u; k++) {
         for (const char *p = parts[k]; (*p != '\0') && ((n + 1u) < sizeof(c->summary)); p++) {
-            char ch = *p;
-            c->summary[n] = ((ch >= ' ') && (ch < (char)0x7f)) ? ch : ' ';
+            unsigned char ch = (unsigned char)*p;
+            c->summary[n] = ((ch >= 0x20u) && (ch < 0x7fu)) ? *p : (char)' ';
             n++;
         }
     }
     c->summary[n] = '\0';
 }
 
-static void km_dump_scx(km_coord *c, FILE *f)
+/* The scx_sched at root (attached): id, exit kind, exit info. */
+static void km_dump_sched(km_coord *c, FILE *f, uint64_t root)
 {
-    uint64_t root = 0u;
-    uint64_t root_kva = 0u;
-    km_status st = km_gk_sym_kva(c->gk, c->scx_root_link, &root_kva);
-    if (st == KM_OK) {
-        st = km_gk_read_u64(c->gk, root_kva, &root);
-    }
-    (void)fprintf(f, "  \"scx\": {\n");
-    if (st != KM_OK) {
-        (void)fprintf(f, "    \"error\": \"scx_root: %s\"\n  },\n", km_status_name(st));
-        return;
-    }
-    (void)fprintf(f, "    \"scx_root\": \"0x%llx\",\n", (unsigned long long)root);
-    if (root == 0u) {
-        (void)fprintf(f, "    \"attached\": false\n  },\n");
-        return;
-    }
     uint64_t id = 0u;
     uint32_t kind = 0u;
     km_status sid = km_gk_read_u64(c->gk, root + c->off.sched_id, &id);
@@ -147,6 +133,27 @@ static void km_dump_scx(km_coord *c, FILE *f)
     (void)fprintf(f, "    \"exit_kind_offset\": %u\n  },\n", c->off.sched_exit_kind);
 }
 
+static void km_dump_scx(km_coord *c, FILE *f)
+{
+    uint64_t root = 0u;
+    uint64_t root_kva = 0u;
+    km_status st = km_gk_sym_kva(c->gk, c->scx_root_link, &root_kva);
+    if (st == KM_OK) {
+        st = km_gk_read_u64(c->gk, root_kva, &root);
+    }
+    (void)fprintf(f, "  \"scx\": {\n");
+    if (st != KM_OK) {
+        (void)fprintf(f, "    \"error\": \"scx_root: %s\"\n  },\n", km_status_name(st));
+    } else if (root == 0u) {
+        (void)fprintf(f, "    \"scx_root\": \"0x0\",\n    \"attached\": false\n  },\n");
+    } else {
+        (void)fprintf(f, "    \"scx_root\": \"0x%llx\",\n", (unsigned long long)root);
+        km_dump_sched(c, f, root);
+    }
+}
+
+static void km_dump_rqs(km_coord *c, FILE *f);
+
 static void km_dump_cpus(km_coord *c, FILE *f)
 {
     km_gk_error ge;
@@ -155,8 +162,14 @@ static void km_dump_cpus(km_coord *c, FILE *f)
     if ((st != KM_OK) || !c->off.have_rq || (c->runqueues_link == 0u)) {
         (void)fprintf(f, "],\n  \"cpus_error\": \"%s\",\n",
                       (st != KM_OK) ? km_status_name(st) : "no runqueue offsets in BTF");
-        return;
+    } else {
+        km_dump_rqs(c, f);
     }
+}
+
+/* Every CPU's runqueue (per-CPU offsets cached). */
+static void km_dump_rqs(km_coord *c, FILE *f)
+{
     uint32_t total_nr = 0u;
     uint32_t total_scx = 0u;
     for (uint32_t cpu = 0u; cpu < c->gk->ncpus; cpu++) {
@@ -253,7 +266,6 @@ km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, u
     struct tm tmv;
     char stamp[32];
     FILE *f = NULL;
-    int fd = -1;
     (void)clock_gettime(CLOCK_REALTIME, &wall);
     (void)gmtime_r(&wall.tv_sec, &tmv);
     (void)strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tmv);
@@ -263,7 +275,7 @@ km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, u
     if ((n1 < 0) || (n2 < 0) || ((size_t)n1 >= sizeof(final)) || ((size_t)n2 >= sizeof(tmp))) {
         st = KM_ERR_INVALID_ARG;
     } else {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_IRUSR | S_IWUSR | S_IRGRP | S_IROTH);
         f = (fd >= 0) ? fdopen(fd, "w") : NULL;
         if (f == NULL) {
             st = KM_ERR_IO;
