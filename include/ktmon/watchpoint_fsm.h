@@ -290,6 +290,10 @@ KM_API km_status km_wp_tick(km_wp_table *t, km_wp_root *last, const km_wp_root *
 typedef struct km_wp_symbol {
     bool found;
     uint64_t link_kva;
+    /* The caller has established the KASLR offset (the guest-kernel
+     * handshake succeeded), so an offset of 0 is real (a nokaslr boot),
+     * not "not resolved yet". */
+    bool kaslr_resolved;
 } km_wp_symbol;
 
 /*@ predicate km_wp_has_free(km_wp_table *t) =
@@ -322,26 +326,26 @@ typedef struct km_wp_symbol {
       assumes km_wp_has_free(t) && !sym->found;
       ensures \result == KM_ERR_NO_SYMBOL;
     behavior kaslr_unresolved:
-      assumes km_wp_has_free(t) && sym->found && kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF;
+      assumes km_wp_has_free(t) && sym->found && kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF;
       ensures \result == KM_ERR_NOT_READY;
     behavior wraps:
       assumes km_wp_has_free(t) && sym->found &&
-              !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+              !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               km_wp_kva(sym, kaslr) > UINT64_MAX;
       ensures \result == KM_ERR_OVERFLOW;
     behavior zero:
       assumes km_wp_has_free(t) && sym->found &&
-              !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+              !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               km_wp_kva(sym, kaslr) == 0;
       ensures \result == KM_ERR_INVALID_ARG;
     behavior misaligned:
       assumes km_wp_has_free(t) && sym->found &&
-              !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+              !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               0 < km_wp_kva(sym, kaslr) <= UINT64_MAX && km_wp_kva(sym, kaslr) % 4 != 0;
       ensures \result == KM_ERR_MISALIGNED;
     behavior armed:
       assumes km_wp_has_free(t) && sym->found &&
-              !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+              !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               0 < km_wp_kva(sym, kaslr) <= UINT64_MAX && km_wp_kva(sym, kaslr) % 4 == 0;
       ensures \result == KM_OK;
       ensures 1 <= *slot <= KM_WP_USER_SLOTS;

@@ -164,7 +164,7 @@ static void km_coord_user_watches(km_coord *c)
 {
     for (uint32_t i = 0u; i < c->cfg.nuser; i++) {
         if (!c->user_armed[i]) {
-            km_wp_symbol sym = {.found = false, .link_kva = 0u};
+            km_wp_symbol sym = {.found = false, .link_kva = 0u, .kaslr_resolved = c->gk->ready};
             uint32_t slot = 0u;
             km_error err;
             sym.found = km_ksym_addr(c->ks, c->cfg.user_syms[i], &sym.link_kva) == KM_OK;

@@ -199,22 +199,22 @@ static uint32_t km_wp_first_free(const km_wp_table *t)
       assumes !sym->found;
       ensures \result == KM_ERR_NO_SYMBOL;
     behavior kaslr_unresolved:
-      assumes sym->found && kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF;
+      assumes sym->found && kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF;
       ensures \result == KM_ERR_NOT_READY;
     behavior wraps:
-      assumes sym->found && !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+      assumes sym->found && !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               km_wp_kva(sym, kaslr) > UINT64_MAX;
       ensures \result == KM_ERR_OVERFLOW;
     behavior zero:
-      assumes sym->found && !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+      assumes sym->found && !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               km_wp_kva(sym, kaslr) == 0;
       ensures \result == KM_ERR_INVALID_ARG;
     behavior misaligned:
-      assumes sym->found && !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+      assumes sym->found && !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               0 < km_wp_kva(sym, kaslr) <= UINT64_MAX && km_wp_kva(sym, kaslr) % 4 != 0;
       ensures \result == KM_ERR_MISALIGNED;
     behavior ok:
-      assumes sym->found && !(kaslr == 0 && sym->link_kva >= KM_WP_KERNEL_HALF) &&
+      assumes sym->found && !(kaslr == 0 && !sym->kaslr_resolved && sym->link_kva >= KM_WP_KERNEL_HALF) &&
               0 < km_wp_kva(sym, kaslr) <= UINT64_MAX && km_wp_kva(sym, kaslr) % 4 == 0;
       ensures \result == KM_OK && *kva == km_wp_kva(sym, kaslr);
     complete behaviors;
@@ -224,7 +224,7 @@ static km_status km_wp_user_check(const km_wp_symbol *sym, uint64_t kaslr, uint6
     km_status st = KM_OK;
     if (!sym->found) {
         st = KM_ERR_NO_SYMBOL;
-    } else if ((kaslr == 0u) && (sym->link_kva >= KM_WP_KERNEL_HALF)) {
+    } else if ((kaslr == 0u) && !sym->kaslr_resolved && (sym->link_kva >= KM_WP_KERNEL_HALF)) {
         /* A kernel symbol with a zero offset: the KASLR offset has not been
          * resolved yet, and arming the link address would watch the wrong
          * word. */

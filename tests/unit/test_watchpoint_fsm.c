@@ -377,6 +377,17 @@ Test(wp_user, kaslr_zero_is_an_error_from_the_kernel_half_boundary)
     cr_assert_eq(arm(KM_WP_KERNEL_HALF, KASLR, &slot), KM_OK);
 }
 
+Test(wp_user, offset_zero_is_accepted_once_the_caller_resolved_it)
+{
+    /* a nokaslr boot: the handshake found offset 0, and says so */
+    km_wp_symbol s = sym(true, LINK_JIFFIES);
+    s.kaslr_resolved = true;
+    uint32_t slot = 0;
+    cr_assert_eq(km_wp_user_arm(&tab, &s, 0u, "j", 1, &slot, NULL), KM_OK);
+    cr_assert_eq(slot, 1u);
+    cr_assert_eq(km_atomic_load_acquire_u64(&tab.user[0].request_kva), LINK_JIFFIES);
+}
+
 Test(wp_user, missing_symbol_beats_the_other_checks)
 {
     /* order of checks: free slot, symbol, kaslr, overflow, zero, alignment */
