@@ -21,6 +21,7 @@ for w in $(cat /proc/cmdline); do
     ktpause=*) PAUSE=${w#ktpause=} ;;
     ktwait=*) WAITMODE=${w#ktwait=} ;;
     ktwaitmax=*) WAITMAX=${w#ktwaitmax=} ;;
+    ktbpfstats=*) export KTSCHED_BPF_STATS=${w#ktbpfstats=} ;; # the loader counts BPF program runs
   esac
 done
 # u32 kernel variable behind a sysctl: the user-watch target and the host->guest "go" mailbox
@@ -182,6 +183,16 @@ case "$SCEN" in
       hostname "kt-$i"
       echo $((1000 + i)) >$UW_PATH
       gt hostname_set "$i" "$(hostname)" $UW_SYM=$(cat $UW_PATH)
+      sleep "$PAUSE"
+    done
+    ;;
+  observe)
+    # prints, never sets: the host changes these kernel variables (ktmon write / kop) and reads the console
+    i=0
+    while :; do
+      i=$((i + 1))
+      gt observe "$i" nodename="$(uname -n)" $UW_SYM=$(cat $UW_PATH) \
+        dirty_expire_interval=$(cat /proc/sys/vm/dirty_expire_centisecs)
       sleep "$PAUSE"
     done
     ;;

@@ -25,6 +25,8 @@ struct kt_shared {
 	unsigned long long nr_direct;
 	char exit_reason[KT_REASON_LEN];
 	char exit_msg[KT_MSG_LEN];
+	/* written by the loader once attached (a value the host can look for in the map) */
+	unsigned long long loader_cookie;
 };
 
 #endif

@@ -16,16 +16,25 @@
  *   KTSCHED stats pid=<pid> enqueued=<n> dispatched=<n> direct=<n>
  *   KTSCHED detached pid=<pid>
  *   KTSCHED fail pid=<pid> <what>: <error>        (exit status 1)
+ * and once attached, the BPF objects as the kernel reports them (bpf_obj_get_info_by_fd), then the record in .bss:
+ *   KTSCHED map pid=<pid> id=<n> name=<s> type=<n> tname=<s> key=<n> value=<n> max=<n> flags=<n>
+ *   KTSCHED prog pid=<pid> id=<n> name=<s> type=<n> tname=<s> insns=<verified_insns> run_cnt=<n> run_ns=<n>
+ *   KTSCHED shared pid=<pid> map=<name> map_id=<n> off=<offset of kt_shared> size=<n> cookie=0x<hex> initialised=<n>
+ *   KTSCHED objects pid=<pid> maps=<n> progs=<n> stats=<0|1>
+ * With KTSCHED_BPF_STATS=1 in the environment the loader holds a BPF_ENABLE_STATS (run time) file descriptor, so
+ * the kernel counts program runs (stats=1).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -83,7 +92,7 @@ static void clean(char *dst, size_t cap, const char *src, size_t srccap)
 }
 
 /* locate `kt_shared` inside the object's .bss map through the object's BTF */
-static struct kt_shared *find_shared(struct bpf_object *obj, struct bpf_map **bss_out)
+static struct kt_shared *find_shared(struct bpf_object *obj, struct bpf_map **bss_out, unsigned int *off_out)
 {
 	const struct btf *btf = bpf_object__btf(obj);
 	const struct btf_type *sec;
@@ -118,9 +127,59 @@ static struct kt_shared *find_shared(struct bpf_object *obj, struct bpf_map **bs
 		if (vs->size != sizeof(struct kt_shared) || vs->offset + vs->size > size)
 			return NULL;
 		*bss_out = map;
+		*off_out = vs->offset;
 		return (struct kt_shared *)(base + vs->offset);
 	}
 	return NULL;
+}
+
+/* a type name or "-" */
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+/* the object's maps and programs as the kernel sees them; returns the .bss map's id */
+static unsigned int report_objects(struct bpf_object *obj, int pid, int stats_fd)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	unsigned int nmaps = 0, nprogs = 0, bss_id = 0;
+
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_map__fd(map);
+
+		memset(&info, 0, sizeof(info));
+		if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &len)) {
+			out("KTSCHED fail pid=%d map info %s: %s", pid, bpf_map__name(map), strerror(errno));
+			continue;
+		}
+		out("KTSCHED map pid=%d id=%u name=%s type=%u tname=%s key=%u value=%u max=%u flags=%u", pid, info.id,
+		    info.name, info.type, or_dash(libbpf_bpf_map_type_str((enum bpf_map_type)info.type)), info.key_size,
+		    info.value_size, info.max_entries, info.map_flags);
+		if (strlen(info.name) >= 4 && strcmp(info.name + strlen(info.name) - 4, ".bss") == 0)
+			bss_id = info.id;
+		nmaps++;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		memset(&info, 0, sizeof(info));
+		if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len)) {
+			out("KTSCHED fail pid=%d prog info %s: %s", pid, bpf_program__name(prog), strerror(errno));
+			continue;
+		}
+		out("KTSCHED prog pid=%d id=%u name=%s type=%u tname=%s insns=%u run_cnt=%llu run_ns=%llu", pid, info.id,
+		    info.name, info.type, or_dash(libbpf_bpf_prog_type_str((enum bpf_prog_type)info.type)),
+		    info.verified_insns, (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+		nprogs++;
+	}
+	out("KTSCHED objects pid=%d maps=%u progs=%u stats=%d", pid, nmaps, nprogs, stats_fd >= 0 ? 1 : 0);
+	return bss_id;
 }
 
 int main(int argc, char **argv)
@@ -132,7 +191,9 @@ int main(int argc, char **argv)
 	volatile struct kt_shared *sh;
 	struct sigaction sa;
 	int pid = (int)getpid();
-	int err, fail_sent = 0, stall_sent = 0;
+	int err, fail_sent = 0, stall_sent = 0, stats_fd = -1;
+	unsigned int sh_off = 0, bss_id;
+	const char *stats_env = getenv("KTSCHED_BPF_STATS");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -158,7 +219,7 @@ int main(int argc, char **argv)
 		out("KTSCHED fail pid=%d load: %s", pid, strerror(-err));
 		return 1;
 	}
-	sh = find_shared(obj, &bss);
+	sh = find_shared(obj, &bss, &sh_off);
 	if (!sh) {
 		out("KTSCHED fail pid=%d locate kt_shared in .bss: not found", pid);
 		return 1;
@@ -168,7 +229,24 @@ int main(int argc, char **argv)
 		out("KTSCHED fail pid=%d attach struct_ops: %s", pid, strerror(errno));
 		return 1;
 	}
+	if (stats_env && strcmp(stats_env, "1") == 0) {
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats_fd < 0)
+			out("KTSCHED fail pid=%d enable stats: %s", pid, strerror(errno));
+	}
 	out("KTSCHED attached pid=%d ops=ktsched bss=%s timeout_ms=%u", pid, bpf_map__name(bss), KT_TIMEOUT_MS);
+	{
+		/* a value only this loader run writes: pid and time */
+		struct timespec now;
+		unsigned long long cookie;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cookie = 0x4b54000000000000ULL ^ ((unsigned long long)pid << 24) ^ (unsigned long long)now.tv_nsec;
+		sh->loader_cookie = cookie;
+		bss_id = report_objects(obj, pid, stats_fd);
+		out("KTSCHED shared pid=%d map=%s map_id=%u off=%u size=%u cookie=0x%llx initialised=%u", pid,
+		    bpf_map__name(bss), bss_id, sh_off, (unsigned int)sizeof(struct kt_shared), cookie, sh->initialised);
+	}
 
 	while (!g_stop) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -188,6 +266,8 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	bpf_link__destroy(link); /* an attached scheduler is unregistered here (SCX_EXIT_UNREG) */
+	if (stats_fd >= 0)
+		close(stats_fd);
 	if (sh->exited) {
 		char reason[KT_REASON_LEN], msg[KT_MSG_LEN];
 
