@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "ktmon/api.h"
+#include "ktmon/bpf_introspect.h"
 #include "ktmon/btf.h"
 #include "ktmon/guest_kernel.h"
 #include "ktmon/hal.h"
@@ -119,6 +120,7 @@ typedef struct km_coord {
     uint64_t runqueues_link;
     uint64_t jiffies_link;
     km_wp_table wp;
+    km_bpf_offsets bpf_off;         /* resolved at the first dump */
     km_wp_root last;
     uint64_t slot0_kva;             /* what the HAL has armed for slot 0 (0 = none) */
     volatile uint32_t *slot0_host;

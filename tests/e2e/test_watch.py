@@ -100,6 +100,12 @@ def check_error_dump(path, kind_name, msg_part, arch='x86_64'):
     assert d['jiffies_start'] == d['jiffies_end'], (d['jiffies_start'], d['jiffies_end'])
     assert len(d['cpus']) >= 1 and all(c.get('rq_cpu') == c['cpu'] for c in d['cpus'])
     assert len(d['vcpus']) >= 1 and 'error' not in d['vcpus'][0]
+    # the erroring scheduler's BPF maps and struct_ops programs, read from the frozen guest
+    maps = {m.get('name'): m for m in d['bpf']['maps']}
+    assert 'ktsched.bss' in maps and maps['ktsched.bss']['type_name'] == 'array'
+    assert maps['ktsched.bss']['values'][0]['hex']
+    progs = {p['name']: p for p in d['bpf']['struct_ops_progs']}
+    assert 'kt_enqueue' in progs and progs['kt_enqueue']['verified_insns'] > 0
     return d
 
 
