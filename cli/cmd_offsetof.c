@@ -57,7 +57,6 @@ static int km_off_args_parse(const km_cli_opts *o, km_off_args *a)
 {
     int rc = KM_EXIT_OK;
     const char *env = getenv("KTMON_VMLINUX");
-    (void)memset(a, 0, sizeof(*a));
     for (int i = 0; (rc == KM_EXIT_OK) && (i < o->nrest); i++) {
         const char *s = o->rest[i];
         const char *v = (i + 1 < o->nrest) ? o->rest[i + 1] : NULL;
@@ -145,12 +144,6 @@ static void km_off_print_enum(const km_btf *b, const char *arg, const char *name
     if (km_btf_type_info(b, v->enum_id, &k, &ename, &sz) != KM_OK) {
         ename = "";
     }
-    char num[32];
-    if (v->is_signed) {
-        (void)snprintf(num, sizeof(num), "%lld", (long long)(int64_t)v->value);
-    } else {
-        (void)snprintf(num, sizeof(num), "%llu", (unsigned long long)v->value);
-    }
     if (json) {
         (void)printf("%s{\"query\":", first ? "" : ",");
         km_off_json_str(arg);
@@ -158,9 +151,19 @@ static void km_off_print_enum(const km_btf *b, const char *arg, const char *name
         km_off_json_str(name);
         (void)printf(",\"enum\":");
         km_off_json_str(ename);
-        (void)printf(",\"value\":%s}", num);
+        (void)printf(",\"value\":");
     } else {
-        (void)printf("%s = %s (enum %s)\n", name, num, (ename[0] != '\0') ? ename : "(anonymous)");
+        (void)printf("%s = ", name);
+    }
+    if (v->is_signed) {
+        (void)printf("%lld", (long long)(int64_t)v->value);
+    } else {
+        (void)printf("%llu", (unsigned long long)v->value);
+    }
+    if (json) {
+        (void)printf("}");
+    } else {
+        (void)printf(" (enum %s)\n", (ename[0] != '\0') ? ename : "(anonymous)");
     }
 }
 
@@ -240,9 +243,11 @@ static int km_off_run(const km_off_args *a, bool json)
                 size_t n = (size_t)(dot - arg);
                 if ((n == 0u) || (n > KM_BTF_NAME_MAX)) {
                     st = KM_ERR_INVALID_ARG;
-                    (void)snprintf(msg, sizeof(msg), "malformed --enum '%s' (expected [ENUM.]NAME)", arg);
+                    (void)strcpy(msg, "malformed --enum argument (expected [ENUM.]NAME)");
                 } else {
-                    (void)memcpy(ename, arg, n);
+                    for (size_t k = 0u; k < n; k++) {
+                        ename[k] = arg[k];
+                    }
                     ename[n] = '\0';
                     enum_name = ename;
                     name = dot + 1;
@@ -287,7 +292,7 @@ int km_cmd_offsetof(int argc, char **argv)
     if ((rc == KM_EXIT_OK) && o.help) {
         km_usage_offsetof(stdout);
     } else if (rc == KM_EXIT_OK) {
-        a = malloc(sizeof(*a));
+        a = calloc(1u, sizeof(*a)); /* zeroed: no paths, no enums */
         if (a == NULL) {
             km_cli_err("offsetof: out of memory");
             rc = KM_EXIT_TARGET;

@@ -60,7 +60,6 @@ static int km_sym_args_parse(const km_cli_opts *o, km_sym_args *a)
 {
     int rc = KM_EXIT_OK;
     const char *env = getenv("KTMON_VMLINUX");
-    (void)memset(a, 0, sizeof(*a));
     for (int i = 0; (rc == KM_EXIT_OK) && (i < o->nrest); i++) {
         const char *s = o->rest[i];
         const char *v = (i + 1 < o->nrest) ? o->rest[i + 1] : NULL;
@@ -219,7 +218,7 @@ int km_cmd_sym(int argc, char **argv)
     if ((rc == KM_EXIT_OK) && o.help) {
         km_usage_sym(stdout);
     } else if (rc == KM_EXIT_OK) {
-        a = malloc(sizeof(*a));
+        a = calloc(1u, sizeof(*a)); /* zeroed: no queries, no paths */
         if (a == NULL) {
             km_cli_err("sym: out of memory");
             rc = KM_EXIT_TARGET;
