@@ -1,37 +1,20 @@
-/* ktmon: the guest kernel handshake (see include/ktmon/guest_kernel.h). */
+/* ktmon: the guest kernel handshake, the per-CPU gate and reads at kernel
+ * VAs (see include/ktmon/guest_kernel.h).  The translation (gk_xlate.c) and
+ * the pure arithmetic (gk_pure.c) are WP-proved; this file is checked by the
+ * unit tests and the real-kernel e2e tests. */
 #include "ktmon/guest_kernel.h"
 
 #include <stddef.h>
 #include <string.h>
 
+#include "gk_int.h"
+
 #define KM_X86_CR3_PTI_BIT (UINT64_C(1) << 12)
 #define KM_2M (UINT64_C(1) << 21)
 #define KM_X86_KERNEL_SLOTS 512u
-#define KM_BANNER_PREFIX "Linux version "
 #define KM_BANNER_PREFIX_LEN 14u
-/* arm64 linear map: the lower half of the TTBR1 range. */
+/* Smallest page of both architectures: a span inside one such page needs one translation. */
 #define KM_PAGE_SIZE_MIN UINT64_C(4096)
-
-static km_status km_gk_fail(km_gk_error *err, km_status st, km_gk_stage stage, uint64_t addr)
-{
-    if (err != NULL) {
-        err->status = st;
-        err->stage = stage;
-        err->addr = addr;
-        err->index = KM_NO_INDEX;
-    }
-    return st;
-}
-
-void km_gk_set_banner(km_gk_symbols *s, const uint8_t *bytes, uint32_t len)
-{
-    uint32_t n = 0u;
-    while ((n < len) && (n < KM_GK_BANNER_MAX) && (bytes[n] != 0u)) {
-        s->banner[n] = bytes[n];
-        n++;
-    }
-    s->banner_len = n;
-}
 
 void km_gk_init(km_guest_kernel *gk, const km_mem *mem, const km_gk_symbols *sym)
 {
@@ -45,12 +28,6 @@ void km_gk_init(km_guest_kernel *gk, const km_mem *mem, const km_gk_symbols *sym
     km_tlb_init(&gk->tlb);
 }
 
-/* PA of a kernel-image link address, given the PA of _text (the image is physically contiguous). */
-static uint64_t km_gk_image_pa(const km_gk_symbols *s, uint64_t text_pa, uint64_t link)
-{
-    return text_pa + (link - s->text);
-}
-
 /* Does the banner at pa match the vmlinux's (or at least look like one)? */
 static km_status km_gk_check_banner(const km_guest_kernel *gk, uint64_t pa)
 {
@@ -62,7 +39,10 @@ static km_status km_gk_check_banner(const km_guest_kernel *gk, uint64_t pa)
         st = KM_ERR_RANGE;
     }
     if (st == KM_OK) {
-        if (memcmp(buf, KM_BANNER_PREFIX, KM_BANNER_PREFIX_LEN) != 0) {
+        /* "Linux version ", the start of every linux_banner (bytes, not a C string) */
+        static const uint8_t prefix[KM_BANNER_PREFIX_LEN] = {0x4cu, 0x69u, 0x6eu, 0x75u, 0x78u, 0x20u, 0x76u,
+                                                             0x65u, 0x72u, 0x73u, 0x69u, 0x6fu, 0x6eu, 0x20u};
+        if (memcmp(buf, prefix, KM_BANNER_PREFIX_LEN) != 0) {
             st = KM_ERR_NOT_READY; /* not the banner: wrong base guess, or not booted */
         } else if ((gk->sym.banner_len > 0u) && (memcmp(buf, gk->sym.banner, gk->sym.banner_len) != 0)) {
             st = KM_ERR_MISMATCH; /* a kernel, but not this vmlinux's */
@@ -215,6 +195,7 @@ static km_status km_gk_a64_handshake(km_guest_kernel *gk, const km_gk_regs *regs
     const km_gk_symbols *s = &gk->sym;
     km_pgwalk_cfg cfg;
     km_status st;
+    (void)memset(&cfg, 0, sizeof(cfg));
     if ((s->swapper_pg_dir == 0u) || (s->kimage_voffset == 0u) || (s->memstart_addr == 0u)) {
         st = km_gk_fail(err, KM_ERR_NO_SYMBOL, KM_GK_STAGE_SYMBOLS, 0u);
     } else {
@@ -256,7 +237,7 @@ static km_status km_gk_a64_handshake(km_guest_kernel *gk, const km_gk_regs *regs
 km_status km_gk_handshake(km_guest_kernel *gk, const km_gk_regs *regs, km_gk_error *err)
 {
     km_status st;
-    km_gk_error local;
+    km_gk_error local = {.status = KM_OK, .stage = KM_GK_STAGE_NONE, .addr = 0u, .index = KM_NO_INDEX};
     km_gk_error *e = (err != NULL) ? err : &local;
     e->status = KM_OK;
     e->stage = KM_GK_STAGE_NONE;
@@ -312,152 +293,6 @@ km_status km_gk_try_init(km_guest_kernel *gk, km_gk_regs_fn fn, void *ctx)
         }
     }
     return st;
-}
-
-bool km_gk_should_warn(const km_guest_kernel *gk, uint32_t n)
-{
-    return !gk->ready && (gk->attempts >= n) && (n > 0u);
-}
-
-void km_gk_invalidate(km_guest_kernel *gk)
-{
-    km_tlb_invalidate(&gk->tlb);
-}
-
-km_status km_gk_sym_kva(const km_guest_kernel *gk, uint64_t link, uint64_t *kva)
-{
-    km_status st = KM_OK;
-    if (!gk->ready) {
-        st = KM_ERR_NOT_READY;
-    } else {
-        *kva = link + gk->kaslr;
-    }
-    return st;
-}
-
-static bool km_gk_kernel_half(const km_guest_kernel *gk, uint64_t kva)
-{
-    bool ok;
-    if (gk->arch == KM_ARCH_AARCH64) {
-        ok = (kva >> gk->cfg.va_bits) == (UINT64_MAX >> gk->cfg.va_bits);
-    } else {
-        uint32_t bits = gk->la57 ? 57u : 48u;
-        ok = (kva >> (bits - 1u)) == (UINT64_MAX >> (bits - 1u));
-    }
-    return ok;
-}
-
-static bool km_gk_in_ram(const km_guest_kernel *gk, uint64_t pa)
-{
-    uint64_t left = 0u;
-    return km_mem_avail(gk->mem, pa, &left) == KM_OK;
-}
-
-km_status km_gk_kva_to_pa(km_guest_kernel *gk, uint64_t kva, uint64_t *pa)
-{
-    km_status st = KM_OK;
-    uint64_t out = 0u;
-    /* the direct map spans at most half of the kernel VA space on both architectures */
-    uint64_t direct_span = UINT64_C(1) << ((gk->arch == KM_ARCH_AARCH64) ? (gk->cfg.va_bits - 1u)
-                                                                         : (gk->la57 ? 55u : 46u));
-    if (!gk->ready) {
-        st = KM_ERR_NOT_READY;
-    } else if (!km_gk_kernel_half(gk, kva)) {
-        st = KM_ERR_RANGE; /* user-half or non-canonical: refused before any walk */
-    } else if ((gk->text_end_kva != 0u) && (kva >= gk->text_kva) && (kva < gk->text_end_kva)) {
-        out = gk->text_pa + (kva - gk->text_kva);
-    } else if ((kva >= gk->page_offset) && ((kva - gk->page_offset) < direct_span) &&
-               km_gk_in_ram(gk, (kva - gk->page_offset) + gk->direct_pa_base)) {
-        /* Direct map: linear by definition.  Beyond guest RAM it is some other
-         * region (vmalloc, vmemmap), left to the page walk. */
-        out = (kva - gk->page_offset) + gk->direct_pa_base;
-    } else {
-        km_pgwalk_result r;
-        st = km_pgwalk_translate_cached(gk->mem, &gk->cfg, &gk->tlb, kva, &r);
-        if (st == KM_OK) {
-            out = r.pa;
-        } else if ((st == KM_ERR_NOT_PRESENT) || (st == KM_ERR_BAD_DESCRIPTOR)) {
-            st = KM_ERR_UNMAPPED;
-        } else {
-            /* table outside RAM etc. keep their status */
-        }
-    }
-    if (st == KM_OK) {
-        *pa = out;
-    }
-    return st;
-}
-
-km_status km_gk_read_bytes(km_guest_kernel *gk, uint64_t kva, uint8_t *dst, size_t len)
-{
-    km_status st = KM_OK;
-    size_t done = 0u;
-    while ((st == KM_OK) && (done < len)) {
-        uint64_t va = kva + done;
-        uint64_t pa = 0u;
-        size_t chunk = (size_t)(KM_PAGE_SIZE_MIN - (va & (KM_PAGE_SIZE_MIN - 1u)));
-        size_t got = 0u;
-        if (chunk > (len - done)) {
-            chunk = len - done;
-        }
-        st = km_gk_kva_to_pa(gk, va, &pa);
-        if (st == KM_OK) {
-            st = km_mem_read_bytes(gk->mem, pa, &dst[done], chunk, &got);
-            if ((st == KM_OK) && (got != chunk)) {
-                st = KM_ERR_CROSSES_REGION;
-            }
-        }
-        done += chunk;
-    }
-    return st;
-}
-
-km_status km_gk_read_u64(km_guest_kernel *gk, uint64_t kva, uint64_t *out)
-{
-    km_status st;
-    if ((kva & (KM_PAGE_SIZE_MIN - 1u)) <= (KM_PAGE_SIZE_MIN - 8u)) {
-        uint64_t pa = 0u;
-        st = km_gk_kva_to_pa(gk, kva, &pa);
-        if (st == KM_OK) {
-            st = km_mem_read_u64(gk->mem, pa, out);
-        }
-    } else {
-        uint8_t b[8];
-        st = km_gk_read_bytes(gk, kva, b, sizeof(b));
-        if (st == KM_OK) {
-            uint64_t v = 0u;
-            for (uint32_t i = 0u; i < 8u; i++) {
-                v |= (uint64_t)b[i] << (8u * i);
-            }
-            *out = v;
-        }
-    }
-    return st;
-}
-
-km_status km_gk_read_u32(km_guest_kernel *gk, uint64_t kva, uint32_t *out)
-{
-    km_status st;
-    if ((kva & (KM_PAGE_SIZE_MIN - 1u)) <= (KM_PAGE_SIZE_MIN - 4u)) {
-        uint64_t pa = 0u;
-        st = km_gk_kva_to_pa(gk, kva, &pa);
-        if (st == KM_OK) {
-            st = km_mem_read_u32(gk->mem, pa, out);
-        }
-    } else {
-        uint8_t b[4];
-        st = km_gk_read_bytes(gk, kva, b, sizeof(b));
-        if (st == KM_OK) {
-            *out = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
-        }
-    }
-    return st;
-}
-
-/* Per-CPU symbols of zero-based per-CPU kernels have small link addresses that KASLR does not move. */
-static uint64_t km_gk_percpu_base(const km_guest_kernel *gk, uint64_t link)
-{
-    return ((link >> 47) == 0u) ? link : (link + gk->kaslr);
 }
 
 km_status km_gk_try_init_percpu(km_guest_kernel *gk, km_gk_error *err)
@@ -518,50 +353,72 @@ km_status km_gk_try_init_percpu(km_guest_kernel *gk, km_gk_error *err)
     return st;
 }
 
-km_status km_gk_percpu_kva(const km_guest_kernel *gk, uint64_t link, uint32_t cpu, uint64_t *kva)
+km_status km_gk_read_bytes(km_guest_kernel *gk, uint64_t kva, uint8_t *dst, size_t len)
 {
     km_status st = KM_OK;
-    if (!gk->percpu_ready) {
-        st = KM_ERR_NOT_READY;
-    } else if (cpu >= gk->ncpus) {
-        st = KM_ERR_RANGE;
-    } else {
-        *kva = km_gk_percpu_base(gk, link) + gk->percpu[cpu];
+    size_t done = 0u;
+    while ((st == KM_OK) && (done < len)) {
+        uint64_t va = km_gk_add(kva, (uint64_t)done);
+        uint64_t pa = 0u;
+        size_t chunk = (size_t)(KM_PAGE_SIZE_MIN - (va % KM_PAGE_SIZE_MIN));
+        size_t got = 0u;
+        if (chunk > (len - done)) {
+            chunk = len - done;
+        }
+        st = km_gk_kva_to_pa(gk, va, &pa);
+        if (st == KM_OK) {
+            st = km_mem_read_bytes(gk->mem, pa, &dst[done], chunk, &got);
+            if ((st == KM_OK) && (got != chunk)) {
+                st = KM_ERR_CROSSES_REGION;
+            }
+        }
+        done += chunk;
     }
     return st;
 }
 
-const char *km_gk_stage_name(km_gk_stage s)
+km_status km_gk_read_u64(km_guest_kernel *gk, uint64_t kva, uint64_t *out)
 {
-    const char *n = "unknown";
-    switch (s) {
-    case KM_GK_STAGE_NONE:
-        n = "none";
-        break;
-    case KM_GK_STAGE_SYMBOLS:
-        n = "vmlinux symbols";
-        break;
-    case KM_GK_STAGE_REGISTERS:
-        n = "registers";
-        break;
-    case KM_GK_STAGE_KERNEL_BASE:
-        n = "kernel base (KASLR)";
-        break;
-    case KM_GK_STAGE_BANNER:
-        n = "linux_banner check";
-        break;
-    case KM_GK_STAGE_LAYOUT:
-        n = "kernel layout variables";
-        break;
-    case KM_GK_STAGE_DIRECT_MAP:
-        n = "direct map";
-        break;
-    case KM_GK_STAGE_PERCPU:
-        n = "per-CPU offsets";
-        break;
-    default:
-        n = "unknown";
-        break;
+    km_status st;
+    if ((kva % KM_PAGE_SIZE_MIN) <= (KM_PAGE_SIZE_MIN - 8u)) {
+        uint64_t pa = 0u;
+        st = km_gk_kva_to_pa(gk, kva, &pa);
+        if (st == KM_OK) {
+            st = km_mem_read_u64(gk->mem, pa, out);
+        }
+    } else {
+        /* crosses a page: byte by byte, each page translated on its own */
+        uint8_t b[8] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
+        st = km_gk_read_bytes(gk, kva, b, sizeof(b));
+        if (st == KM_OK) {
+            /* little-endian */
+            *out = (uint64_t)b[0] + ((uint64_t)b[1] * 0x100u) + ((uint64_t)b[2] * 0x10000u) +
+                   ((uint64_t)b[3] * 0x1000000u) + ((uint64_t)b[4] * 0x100000000u) +
+                   ((uint64_t)b[5] * 0x10000000000u) + ((uint64_t)b[6] * 0x1000000000000u) +
+                   ((uint64_t)b[7] * 0x100000000000000u);
+        }
     }
-    return n;
+    return st;
+}
+
+km_status km_gk_read_u32(km_guest_kernel *gk, uint64_t kva, uint32_t *out)
+{
+    km_status st;
+    if ((kva % KM_PAGE_SIZE_MIN) <= (KM_PAGE_SIZE_MIN - 4u)) {
+        uint64_t pa = 0u;
+        st = km_gk_kva_to_pa(gk, kva, &pa);
+        if (st == KM_OK) {
+            st = km_mem_read_u32(gk->mem, pa, out);
+        }
+    } else {
+        /* crosses a page: byte by byte, each page translated on its own */
+        uint8_t b[4] = {0u, 0u, 0u, 0u};
+        st = km_gk_read_bytes(gk, kva, b, sizeof(b));
+        if (st == KM_OK) {
+            /* little-endian */
+            *out = (uint32_t)b[0] + ((uint32_t)b[1] * 0x100u) + ((uint32_t)b[2] * 0x10000u) +
+                   ((uint32_t)b[3] * 0x1000000u);
+        }
+    }
+    return st;
 }

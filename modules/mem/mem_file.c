@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mem_access.h"
-
 /* ELF64 constants used here (from the ELF specification). */
 #define KM_ELF_EHDR_SIZE 64u
 #define KM_ELF_PHDR_SIZE 56u
