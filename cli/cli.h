@@ -25,6 +25,10 @@ int km_cmd_translate(int argc, char **argv);
 void km_usage_translate(FILE *out);
 int km_cmd_read(int argc, char **argv);
 void km_usage_read(FILE *out);
+int km_cmd_write(int argc, char **argv);
+void km_usage_write(FILE *out);
+int km_cmd_kop(int argc, char **argv);
+void km_usage_kop(FILE *out);
 int km_cmd_tasks(int argc, char **argv);
 void km_usage_tasks(FILE *out);
 int km_cmd_percpu(int argc, char **argv);
@@ -37,6 +41,8 @@ int km_cmd_sym(int argc, char **argv);
 void km_usage_sym(FILE *out);
 int km_cmd_offsetof(int argc, char **argv);
 void km_usage_offsetof(FILE *out);
+int km_cmd_bpf(int argc, char **argv);
+void km_usage_bpf(FILE *out);
 
 /* While quiet, km_cli_err prints nothing (used for silent retries). */
 void km_cli_set_quiet(bool quiet);

@@ -6,11 +6,12 @@
 
 #include "cli.h"
 #include "kernel.h"
+#include "kop_cli.h"
 
 void km_usage_read(FILE *out)
 {
     (void)fprintf(out,
-                  "usage: ktmon read TARGET [--type u8|u16|u32|u64|str|bytes:N] [--struct NAME] [--json]\n"
+                  "usage: ktmon read TARGET [--type u8|u16|u32|u64|str|bytes:N] [--struct NAME] [--cold] [--json]\n"
                   "                 --vmlinux PATH [--qmp SOCKET] [--gdb HOST:PORT] [--mem SPEC] [--arch A]\n"
                   "\n"
                   "TARGET is one of\n"
@@ -18,28 +19,15 @@ void km_usage_read(FILE *out)
                   "  kva:ADDR                       a kernel virtual address\n"
                   "  pa:ADDR                        a guest physical address\n"
                   "  percpu:SYMBOL[.field]@CPU      a per-CPU variable of one CPU\n"
+                  "  direct:ADDR                    a direct-map address (bounds-checked, no walk)\n"
+                  "  task:PID[@STARTNS].field       a task_struct member of the task with that pid\n"
                   "\n"
                   "A field path needs the variable's struct type: per-CPU variables and a few\n"
                   "well-known symbols (init_task, runqueues, ...) are known; otherwise --struct.\n"
                   "Without --type the member's size picks u8/u16/u32/u64 (u64 for a bare symbol);\n"
-                  "--type str prints the NUL-terminated string alone on one line.\n");
-}
-
-/* Struct type of well-known variables (their names differ from their types). */
-static const char *km_known_struct(const char *sym)
-{
-    static const char *const map[][2] = {
-        {"init_task", "task_struct"}, {"runqueues", "rq"},          {"kstat", "kernel_stat"},
-        {"tick_cpu_sched", "tick_sched"}, {"init_mm", "mm_struct"}, {"kernel_cpustat", "kernel_cpustat"},
-        {"init_signals", "signal_struct"},
-    };
-    const char *t = NULL;
-    for (size_t i = 0; (t == NULL) && (i < sizeof(map) / sizeof(map[0])); i++) {
-        if (strcmp(map[i][0], sym) == 0) {
-            t = map[i][1];
-        }
-    }
-    return t;
+                  "--type str prints the NUL-terminated string alone on one line.\n"
+                  "The read is a kernel operation (docs/kernel-ops.md): live by default; --cold\n"
+                  "freezes the VM over QMP for the read and thaws it afterwards.\n");
 }
 
 typedef enum { T_DEFAULT, T_U8, T_U16, T_U32, T_U64, T_STR, T_BYTES } km_rtype;
@@ -67,16 +55,36 @@ static bool km_parse_type(const char *s, km_rtype *t, uint32_t *n)
     return ok;
 }
 
+/* One read through the kernel-op dispatcher. */
+static km_status km_read_once(km_cli_kernel *k, km_kop_ctx *ctx, const km_kop_target *t, bool cold, km_rtype type,
+                              uint32_t want, km_kop_reply *rep)
+{
+    static km_kop_request req;
+    km_kop_request_init(&req, 0u, cold ? KM_KOP_COLD : KM_KOP_HOT, KM_KOP_READ);
+    req.count = 1u;
+    req.entries[0].target = *t;
+    req.entries[0].value.kind = (type == T_U32) ? KM_KOP_V_U32 : ((type == T_U64) ? KM_KOP_V_U64 : KM_KOP_V_BYTES);
+    req.entries[0].value.len = want;
+    int rc = km_cli_kop_run(k, ctx, &req, rep);
+    return (rc != KM_EXIT_OK) ? KM_ERR_IO : rep->status;
+}
+
 int km_cmd_read(int argc, char **argv)
 {
     km_cli_opts o;
     km_cli_kernel k;
+    km_kop_ctx ctx;
+    km_kop_target tgt;
+    static km_kop_reply rep;
+    static km_kop_request probe;
+    static uint8_t buf[65536 + 1];
     int rc = km_cli_parse(argc, argv, &o);
     const char *target = NULL;
     const char *struct_name = NULL;
     km_rtype type = T_DEFAULT;
     uint32_t nbytes = 0u;
     bool opened = false;
+    bool cold = false;
     for (int i = 0; (rc == KM_EXIT_OK) && (i < o.nrest); i++) {
         const char *a = o.rest[i];
         if ((strcmp(a, "--type") == 0) && (i + 1 < o.nrest)) {
@@ -88,6 +96,10 @@ int km_cmd_read(int argc, char **argv)
         } else if ((strcmp(a, "--struct") == 0) && (i + 1 < o.nrest)) {
             i++;
             struct_name = o.rest[i];
+        } else if (strcmp(a, "--cold") == 0) {
+            cold = true;
+        } else if (strcmp(a, "--hot") == 0) {
+            cold = false;
         } else if ((a[0] == '-') && (a[1] == '-')) {
             km_cli_err("read: unknown option '%s'", a);
             rc = KM_EXIT_USAGE;
@@ -107,182 +119,88 @@ int km_cmd_read(int argc, char **argv)
         rc = KM_EXIT_USAGE;
     }
     /* Parse the target first: usage errors never touch the guest. */
-    char sym[256] = "";
-    char path[512] = "";
-    uint64_t addr = 0u;
-    uint64_t plus = 0u;
-    uint64_t cpu = 0u;
-    enum { K_SYM, K_KVA, K_PA, K_PERCPU } kind = K_SYM;
+    if ((rc == KM_EXIT_OK) && !km_cli_kop_target(target, struct_name, &tgt)) {
+        km_cli_err("read: cannot parse TARGET '%s' (see ktmon read --help)", target);
+        rc = KM_EXIT_USAGE;
+    }
     if (rc == KM_EXIT_OK) {
-        const char *t = target;
-        if (strncmp(t, "kva:", 4) == 0) {
-            kind = K_KVA;
-            rc = km_cli_u64(&t[4], &addr) ? KM_EXIT_OK : KM_EXIT_USAGE;
-        } else if (strncmp(t, "pa:", 3) == 0) {
-            kind = K_PA;
-            rc = km_cli_u64(&t[3], &addr) ? KM_EXIT_OK : KM_EXIT_USAGE;
-        } else {
-            const char *body = t;
-            const char *at = NULL;
-            if (strncmp(t, "percpu:", 7) == 0) {
-                kind = K_PERCPU;
-                body = &t[7];
-                at = strrchr(body, '@');
-                if ((at == NULL) || !km_cli_u64(&at[1], &cpu)) {
-                    rc = KM_EXIT_USAGE;
-                }
-            }
-            size_t blen = (at != NULL) ? (size_t)(at - body) : strlen(body);
-            const char *pl = memchr(body, '+', blen);
-            if ((rc == KM_EXIT_OK) && (pl != NULL)) {
-                char num[64];
-                size_t nl = blen - (size_t)(pl - body) - 1u;
-                if (nl >= sizeof(num)) {
-                    rc = KM_EXIT_USAGE;
-                } else {
-                    (void)memcpy(num, &pl[1], nl);
-                    num[nl] = '\0';
-                    rc = km_cli_u64(num, &plus) ? KM_EXIT_OK : KM_EXIT_USAGE;
-                }
-                blen = (size_t)(pl - body);
-            }
-            const char *dot = memchr(body, '.', blen);
-            size_t slen = (dot != NULL) ? (size_t)(dot - body) : blen;
-            if ((rc == KM_EXIT_OK) && ((slen == 0u) || (slen >= sizeof(sym)) || (blen >= sizeof(path)))) {
-                rc = KM_EXIT_USAGE;
-            }
-            if (rc == KM_EXIT_OK) {
-                (void)memcpy(sym, body, slen);
-                sym[slen] = '\0';
-                if (dot != NULL) {
-                    (void)memcpy(path, dot, blen - slen); /* ".field.path" */
-                    path[blen - slen] = '\0';
-                }
-            }
-        }
-        if (rc != KM_EXIT_OK) {
-            km_cli_err("read: cannot parse TARGET '%s' (see ktmon read --help)", target);
-        }
-    }
-    if ((rc == KM_EXIT_OK) && (kind == K_PA)) {
-        /* physical reads need guest memory only */
-        (void)memset(&k, 0, sizeof(k));
-        km_cli_target_init(&k.t);
-        km_btf_init(&k.btf);
+        km_kop_request_init(&probe, 0u, KM_KOP_HOT, KM_KOP_READ);
+        probe.count = 1u;
+        probe.entries[0].target = tgt;
+        rc = km_cli_kop_open(&o, &k, &probe, &ctx);
         opened = true;
-        rc = km_cli_open_mem(&o, &k.t);
-    } else if (rc == KM_EXIT_OK) {
-        rc = km_cli_kernel_open(&o, &k, ((path[0] != '\0') ? KM_CLI_NEED_BTF : 0u) |
-                                            ((kind == K_PERCPU) ? KM_CLI_NEED_PERCPU : 0u));
-        opened = true;
-    } else {
-        /* usage error reported */
     }
-    uint64_t kva = 0u;
-    uint64_t pa = 0u;
-    uint32_t field_size = 0u;
-    bool field_is_array = false;
-    if ((rc == KM_EXIT_OK) && ((kind == K_SYM) || (kind == K_PERCPU))) {
-        uint64_t link = 0u;
-        if (km_ksym_addr(&k.ks, sym, &link) != KM_OK) {
-            km_cli_err("no symbol '%s' in %s", sym, o.vmlinux);
+    /* Where the target is, and its member's size for the default type. */
+    km_kop_where w;
+    (void)memset(&w, 0, sizeof(w));
+    if (rc == KM_EXIT_OK) {
+        km_kop_msg why;
+        why.len = 0u;
+        why.truncated = false;
+        why.text[0] = '\0';
+        if (km_kop_resolve(&ctx, &tgt, KM_KOP_READ, 1u, &w, &why) != KM_OK) {
+            km_cli_err("read %s: %s", target, why.text);
             rc = KM_EXIT_TARGET;
-        } else if (kind == K_PERCPU) {
-            km_status st = km_gk_percpu_kva(k.gk, link, (uint32_t)cpu, &kva);
-            if (st != KM_OK) {
-                km_cli_err("percpu %s@%llu: %s (the guest has %u CPUs)", sym, (unsigned long long)cpu,
-                           km_status_name(st), k.gk->ncpus);
-                rc = KM_EXIT_TARGET;
-            }
-        } else {
-            (void)km_gk_sym_kva(k.gk, link, &kva);
         }
-        if ((rc == KM_EXIT_OK) && (path[0] != '\0')) {
-            char full[768];
-            const char *sname = (struct_name != NULL) ? struct_name : km_known_struct(sym);
-            km_btf_member_info mi;
-            km_btf_error be;
-            uint32_t vid = 0u;
-            if ((sname == NULL) && (km_btf_find_type(&k.btf, sym, KM_BTF_KIND_STRUCT, &vid) == KM_OK)) {
-                sname = sym;
-            }
-            if (sname == NULL) {
-                km_cli_err("read: the struct type of '%s' is unknown: give --struct NAME", sym);
-                rc = KM_EXIT_USAGE;
-            } else {
-                (void)snprintf(full, sizeof(full), "%s%s", sname, path);
-                km_status st = km_btf_member(&k.btf, full, &mi, &be);
-                if (st != KM_OK) {
-                    char msg[256];
-                    km_cli_err("BTF: %s: %s", full, km_btf_strerror(&be, msg, sizeof(msg)));
-                    rc = KM_EXIT_TARGET;
-                } else {
-                    kva += mi.offset;
-                    field_size = mi.size;
-                    field_is_array = (mi.kind == KM_BTF_KIND_ARRAY);
-                }
-            }
-        }
-        kva += plus;
-    } else if (rc == KM_EXIT_OK) {
-        if (kind == K_KVA) {
-            kva = addr;
-        } else {
-            pa = addr;
-        }
-    } else {
-        /* reported */
     }
     if ((rc == KM_EXIT_OK) && (type == T_DEFAULT)) {
-        type = (field_size == 1u) ? T_U8 : (field_size == 2u) ? T_U16 : (field_size == 4u) ? T_U32 : T_U64;
-        if (field_is_array && (field_size > 8u)) {
+        uint32_t fs = w.has_member ? w.member_size : 0u;
+        type = (fs == 1u) ? T_U8 : (fs == 2u) ? T_U16 : (fs == 4u) ? T_U32 : T_U64;
+        if (w.member_is_array && (fs > 8u)) {
             type = T_BYTES;
-            nbytes = field_size;
+            nbytes = fs;
         }
     }
     uint32_t want = (type == T_U8) ? 1u : (type == T_U16) ? 2u : (type == T_U32) ? 4u : (type == T_U64) ? 8u
                     : (type == T_STR) ? 256u : nbytes;
-    uint8_t *buf = (rc == KM_EXIT_OK) ? calloc(1, (size_t)want + 1u) : NULL;
-    if ((rc == KM_EXIT_OK) && (buf == NULL)) {
-        rc = KM_EXIT_TARGET;
-    }
     if (rc == KM_EXIT_OK) {
-        km_status st;
-        if (kind == K_PA) {
-            size_t got = 0u;
-            st = km_mem_read_bytes(&k.t.mem, pa, buf, want, &got);
-            if ((st == KM_OK) && (got < want) && (type != T_STR)) {
-                st = KM_ERR_CROSSES_REGION;
+        km_kop_reply_init(&rep, buf, (uint32_t)sizeof(buf) - 1u);
+        km_status st = km_read_once(&k, &ctx, &tgt, cold, type, want, &rep);
+        if ((st != KM_OK) && (st != KM_ERR_IO) && (type == T_STR)) {
+            /* a string may end before an unmapped page or the end of RAM: read what is there */
+            uint64_t lim = 0u;
+            if (w.physical && (tgt.kind == KM_KOP_T_PA)) {
+                (void)km_mem_avail(&k.t.mem, w.pa, &lim);
+            } else {
+                lim = 4096u - (w.kva & 4095u);
             }
-        } else {
-            st = km_gk_kva_to_pa(k.gk, kva, &pa);
-            if (st == KM_OK) {
-                st = km_gk_read_bytes(k.gk, kva, buf, want);
-                if ((st != KM_OK) && (type == T_STR)) {
-                    /* a string may end before an unmapped page: read what is there */
-                    uint32_t lim = 4096u - (uint32_t)(kva & 4095u);
-                    st = km_gk_read_bytes(k.gk, kva, buf, (lim < want) ? lim : want);
-                }
+            if ((lim > 0u) && (lim < want)) {
+                km_kop_reply_init(&rep, buf, (uint32_t)sizeof(buf) - 1u);
+                st = km_read_once(&k, &ctx, &tgt, cold, type, (uint32_t)lim, &rep);
+                want = (uint32_t)lim;
             }
         }
-        if (st != KM_OK) {
-            km_cli_err("read %s at 0x%llx: %s", target, (unsigned long long)((kind == K_PA) ? pa : kva),
-                       km_status_name(st));
+        if (st == KM_ERR_IO) {
+            rc = KM_EXIT_TARGET; /* reported by the freeze */
+        } else if (st != KM_OK) {
+            /* "entry[0]: " says nothing for a single read */
+            const char *why = rep.reason.text;
+            if (strncmp(why, "entry[0]: ", 10) == 0) {
+                why = &why[10];
+            }
+            km_cli_err("read %s: %s", target, why);
             rc = KM_EXIT_TARGET;
+        } else {
+            /* read */
         }
     }
     if (rc == KM_EXIT_OK) {
-        uint64_t v = 0u;
-        for (uint32_t i = 0u; (i < want) && (i < 8u) && (type != T_STR) && (type != T_BYTES); i++) {
-            v |= (uint64_t)buf[i] << (8u * i);
+        const km_kop_read *r = &rep.reads[0];
+        const uint8_t *val = &rep.data[r->off];
+        uint64_t kva = r->kva;
+        uint64_t pa = r->pa;
+        uint64_t v = r->scalar;
+        if ((type == T_U8) || (type == T_U16)) {
+            v = (type == T_U8) ? val[0] : (uint64_t)val[0] + ((uint64_t)val[1] << 8);
         }
         if (type == T_STR) {
-            buf[want] = 0u;
+            char *str = (char *)&rep.data[r->off];
+            str[want] = '\0';
             if (o.json) {
                 (void)printf("{\"target\":\"%s\",\"kva\":\"0x%llx\",\"pa\":\"0x%llx\",\"type\":\"str\",\"value\":\"", target,
                              (unsigned long long)kva, (unsigned long long)pa);
-                for (uint32_t i = 0u; (i < want) && (buf[i] != 0u); i++) {
-                    unsigned char c = buf[i];
+                for (uint32_t i = 0u; (i < want) && (str[i] != '\0'); i++) {
+                    unsigned char c = (unsigned char)str[i];
                     if ((c == '"') || (c == '\\')) {
                         (void)printf("\\%c", c);
                     } else if ((c < 0x20u) || (c >= 0x7fu)) {
@@ -293,7 +211,7 @@ int km_cmd_read(int argc, char **argv)
                 }
                 (void)printf("\"}\n");
             } else {
-                (void)printf("%s\n", (const char *)buf);
+                (void)printf("%s\n", str);
             }
         } else if (type == T_BYTES) {
             if (o.json) {
@@ -301,7 +219,7 @@ int km_cmd_read(int argc, char **argv)
                              (unsigned long long)kva, (unsigned long long)pa);
             }
             for (uint32_t i = 0u; i < want; i++) {
-                (void)printf("%02x", buf[i]);
+                (void)printf("%02x", val[i]);
             }
             (void)printf(o.json ? "\"}\n" : "\n");
         } else if (o.json) {
@@ -311,7 +229,6 @@ int km_cmd_read(int argc, char **argv)
             (void)printf("0x%llx\n", (unsigned long long)v);
         }
     }
-    free(buf);
     if (opened) {
         km_cli_kernel_close(&k);
     }

@@ -35,6 +35,8 @@ static const km_cli_cmd km_cmds[] = {
     {"translate", "translate kernel virtual addresses, showing every page-table level", km_cmd_translate,
      km_usage_translate},
     {"read", "read kernel memory by symbol, field, per-CPU variable, KVA or PA", km_cmd_read, km_usage_read},
+    {"write", "write kernel memory (cold under a QMP freeze, or hot)", km_cmd_write, km_usage_write},
+    {"kop", "apply a batch of kernel reads/writes from a wire-format or JSON file", km_cmd_kop, km_usage_kop},
     {"tasks", "list the guest's tasks (pid, tgid, comm)", km_cmd_tasks, km_usage_tasks},
     {"percpu", "per-CPU offsets and runqueues", km_cmd_percpu, km_usage_percpu},
     {"watch", "watch sched_ext exits with a hardware watchpoint; freeze and dump on error", km_cmd_watch,
@@ -43,6 +45,7 @@ static const km_cli_cmd km_cmds[] = {
     {"sym", "kernel symbols by name or address (vmlinux or System.map)", km_cmd_sym, km_usage_sym},
     {"offsetof", "struct member offsets, sizes and enum values from BTF", km_cmd_offsetof,
      km_usage_offsetof},
+    {"bpf", "BPF maps (and values) and struct_ops programs of the guest kernel", km_cmd_bpf, km_usage_bpf},
     {"version", "print the version", cmd_version, usage_version},
 };
 
