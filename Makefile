@@ -52,7 +52,7 @@ LIB_A    := $(BUILD)/libktmon.a
 LIB_SO   := $(BUILD)/libktmon.so
 KTMON    := $(BUILD)/ktmon
 
-.PHONY: all lib cli deps test unit check verify e2e guest fuzz fuzz-short bench install demo \
+.PHONY: all lib cli deps test unit tsan check verify e2e guest fuzz fuzz-short bench install demo \
         clean help clang-build
 all: $(LIB_A) $(LIB_SO) $(KTMON)
 lib: $(LIB_A) $(LIB_SO)
@@ -125,6 +125,10 @@ $(FUZZ_DIR)/%: tests/fuzz/%.c $(LIB_SRCS)
 	$(Q)clang $(STD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $< $(LIB_SRCS) $(LDLIBS_LIB)
 
+# ThreadSanitizer run of the watchpoint slot table's concurrent stress test (cannot share ASan's build).
+tsan:
+	bash tests/tsan/run.sh
+
 fuzz-short: $(FUZZ_BINS)
 	bash scripts/fuzz.sh short $(FUZZ_BINS)
 
@@ -145,7 +149,9 @@ bench: deps all $(BENCH_BIN)
 test: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory clang-build
-	$(MAKE) --no-print-directory unit 2>&1 | tee $(BUILD)/unit.log
+	@mkdir -p $(BUILD)
+	bash -o pipefail -c '$(MAKE) --no-print-directory unit 2>&1 | tee $(BUILD)/unit.log'
+	$(MAKE) --no-print-directory tsan
 	$(MAKE) --no-print-directory check
 	$(MAKE) --no-print-directory verify
 	$(MAKE) --no-print-directory fuzz-short

@@ -59,7 +59,7 @@ int km_cli_parse(int argc, char **argv, km_cli_opts *o)
     o->vmlinux = getenv("KTMON_VMLINUX");
     o->mem_backend = "mem";
     for (int i = 1; (rc == KM_EXIT_OK) && (i < argc); i++) {
-        const char *a = argv[i];
+        const char *a = (argv[i] != NULL) ? argv[i] : "";
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
         bool takes = true;
         bool bad = false;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run libFuzzer targets.  usage: fuzz.sh short|long BIN...
-#   short: FUZZ_SHORT_RUNS executions each (default 200000) from the committed seed corpus: part of make test
+#   short: FUZZ_SHORT_SECONDS each (default 15), at most FUZZ_SHORT_RUNS executions (default 1000000), from the
+#          committed seed corpus and the cached corpus: part of make test
 #   long:  FUZZ_SECONDS per target, corpus grown in $KTMON_CACHE/fuzz-corpus/NAME
 # A crash, leak or sanitizer report fails; artifacts go to build/fuzz/artifacts/.
 set -euo pipefail
@@ -17,7 +18,7 @@ for bin in "$@"; do
   dirs=("$work")
   [ -d "$seeds" ] && dirs+=("$seeds")
   if [ "$mode" = short ]; then
-    opts=(-runs="${FUZZ_SHORT_RUNS:-200000}")
+    opts=(-max_total_time="${FUZZ_SHORT_SECONDS:-15}" -runs="${FUZZ_SHORT_RUNS:-1000000}")
   else
     opts=(-max_total_time="${FUZZ_SECONDS:-300}")
   fi

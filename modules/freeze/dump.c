@@ -71,7 +71,11 @@ static void km_summary_add(km_coord *c, const char *label, const char *text)
     for (size_t k = 0u; k < 2u; k++) {
         for (const char *p = parts[k]; (*p != '\0') && ((n + 1u) < sizeof(c->summary)); p++) {
             unsigned char ch = (unsigned char)*p;
-            c->summary[n] = ((ch >= 0x20u) && (ch < 0x7fu)) ? *p : (char)' ';
+            if ((ch >= 0x20u) && (ch < 0x7fu)) {
+                c->summary[n] = *p;
+            } else {
+                c->summary[n] = ' ';
+            }
             n++;
         }
     }

@@ -39,8 +39,14 @@ static void km_dump_name(FILE *f, const char *s)
 static void km_dump_map_values(km_coord *c, FILE *f, const km_bpf_map_info *m)
 {
     uint8_t buf[KM_DUMP_BPF_VALUE_BYTES];
-    uint32_t len = (m->value_size < KM_DUMP_BPF_VALUE_BYTES) ? m->value_size : KM_DUMP_BPF_VALUE_BYTES;
-    uint32_t keys = (m->max_entries < KM_DUMP_BPF_VALUE_KEYS) ? m->max_entries : KM_DUMP_BPF_VALUE_KEYS;
+    uint32_t len = m->value_size;
+    uint32_t keys = m->max_entries;
+    if (len > KM_DUMP_BPF_VALUE_BYTES) {
+        len = KM_DUMP_BPF_VALUE_BYTES;
+    }
+    if (keys > KM_DUMP_BPF_VALUE_KEYS) {
+        keys = KM_DUMP_BPF_VALUE_KEYS;
+    }
     (void)fprintf(f, ", \"values\": [");
     for (uint32_t k = 0u; (k < keys) && (len > 0u); k++) {
         km_bpf_error be;

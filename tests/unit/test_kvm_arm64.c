@@ -279,7 +279,7 @@ Test(kvm_arm64_vcpu, self_arm_during_a_step_keeps_the_slot_disabled)
     km_kvm_arm64_debug_exit_arch ex = ex_of(0x34, 0xffff000012340390ull);
     cr_assert_eq(km_kvm_arm64_handle_exit(&av, &ex, &out, NULL), KM_OK);
     /* a user watch arrives while stepping: slot 0 stays off, slot 1 is armed */
-    km_wp_symbol sym = { true, 0xffff800080a05000ull };
+    km_wp_symbol sym = { true, 0xffff800080a05000ull, true };
     uint32_t slot = 0;
     cr_assert_eq(km_wp_user_arm(&t, &sym, 0x1000000, "u", 1, &slot, NULL), KM_OK);
     cr_assert_eq(km_wp_vcpu_self_arm(&t, &v, NULL), KM_OK);

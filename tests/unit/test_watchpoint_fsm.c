@@ -277,7 +277,7 @@ Test(wp_table, apply_refuses_a_malformed_publish)
 
 static km_wp_symbol sym(bool found, uint64_t link)
 {
-    km_wp_symbol s = { found, link };
+    km_wp_symbol s = { found, link, false };
     return s;
 }
 

@@ -223,7 +223,7 @@ static void run_stress(bool failures)
         rebinds += (s.outcome == KM_WP_REBIND_DISARMED) ? 1u : 0u;
         /* A user watch comes and goes. */
         if (((r >> 16) % 7u) == 0u) {
-            km_wp_symbol sym = { true, LINK_SYM };
+            km_wp_symbol sym = { true, LINK_SYM, true };
             uint32_t slot = 0;
             if (km_wp_user_arm(&S.tab, &sym, KASLR, "stress", 6, &slot, NULL) != KM_OK) {
                 CHECK(km_wp_user_clear(&S.tab, 1) == KM_OK, "user clear");
