@@ -4,33 +4,14 @@
  * ask for no-ack mode; until then every packet is acknowledged with '+'.
  * Registers are found by name in the target description (qXfer:features),
  * which is how QEMU exposes arm64 system registers such as TTBR1_EL1. */
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ktmon/qemu.h"
 #include "sock.h"
+#include "text.h"
 
 #define KM_GDB_MAX_INCLUDES 16u
-
-static int km_hexv(char c)
-{
-    int v = -1;
-    if ((c >= '0') && (c <= '9')) {
-        v = c - '0';
-    } else if ((c >= 'a') && (c <= 'f')) {
-        v = (c - 'a') + 10;
-    } else if ((c >= 'A') && (c <= 'F')) {
-        v = (c - 'A') + 10;
-    } else {
-        v = -1;
-    }
-    return v;
-}
-
-static const char km_hexchars[] = "0123456789abcdef";
 
 /* Pull more bytes into g->rx before the deadline. */
 static km_status km_gdb_fill(km_gdb *g, int64_t deadline, km_error *err)
@@ -55,54 +36,75 @@ static void km_gdb_consume(km_gdb *g, size_t n)
     g->len -= k;
 }
 
+/* The two hex digits after '#' (at rx[hash]) equal the modulo-256 sum of rx[1 .. hash). */
+static bool km_gdb_checksum_ok(const km_gdb *g, size_t hash)
+{
+    uint32_t sum = 0u;
+    int32_t h1 = km_txt_hexval(g->rx[hash + 1u]);
+    int32_t h2 = km_txt_hexval(g->rx[hash + 2u]);
+    for (size_t i = 1u; i < hash; i++) {
+        sum = (sum + (uint32_t)(uint8_t)g->rx[i]) & 0xFFu;
+    }
+    return (h1 >= 0) && (h2 >= 0) && ((((uint32_t)h1 * 16u) + (uint32_t)h2) == sum);
+}
+
+/* Expand the payload rx[1 .. 1+plen) into g->pkt (NUL-terminated): "X*n" is X
+ * followed by (n - 29) more copies of X (run-length encoding). */
+static km_status km_gdb_expand(km_gdb *g, size_t plen, km_error *err)
+{
+    km_status st = KM_OK;
+    size_t o = 0u;
+    size_t i = 1u;
+    while ((st == KM_OK) && (i <= plen)) {
+        char c = g->rx[i];
+        if ((c == '*') && (o > 0u) && (i < plen)) {
+            /* a count byte below 29 repeats nothing */
+            int32_t rep = (int32_t)(uint8_t)g->rx[i + 1u] - 29;
+            for (int32_t r = 0; (st == KM_OK) && (r < rep); r++) {
+                if ((o + 1u) >= sizeof(g->pkt)) {
+                    st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
+                } else {
+                    g->pkt[o] = g->pkt[o - 1u];
+                    o++;
+                }
+            }
+            i += 2u;
+        } else if ((o + 1u) >= sizeof(g->pkt)) {
+            st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
+        } else {
+            g->pkt[o] = c;
+            o++;
+            i++;
+        }
+    }
+    g->pkt[o] = '\0'; /* o < sizeof(g->pkt): every store above left room */
+    return st;
+}
+
 /* Receive one packet into g->pkt (run-length encoding expanded). */
 static km_status km_gdb_recv_packet(km_gdb *g, int64_t deadline, km_error *err)
 {
     km_status st = KM_OK;
     bool have = false;
     while ((st == KM_OK) && !have) {
-        char *dollar = memchr(g->rx, '$', g->len);
-        char *hash = NULL;
-        if (dollar == NULL) {
+        size_t dollar = 0u;
+        size_t hash = 0u;
+        bool framed = false;
+        if (!km_txt_find_byte(g->rx, g->len, '$', &dollar)) {
             g->len = 0u; /* acks and noise */
         } else {
-            km_gdb_consume(g, (size_t)(dollar - g->rx));
-            hash = memchr(g->rx, '#', g->len);
+            km_gdb_consume(g, dollar);
+            /* "$payload#xx": the packet is complete once both checksum digits are in */
+            framed = km_txt_find_byte(g->rx, g->len, '#', &hash) && ((hash + 3u) <= g->len);
         }
-        if ((hash != NULL) && ((size_t)(hash - g->rx) + 3u <= g->len)) {
-            size_t plen = (size_t)(hash - g->rx) - 1u;
-            unsigned int sum = 0u;
-            size_t o = 0u;
-            for (size_t i = 1u; i <= plen; i++) {
-                sum = (sum + (unsigned char)g->rx[i]) & 0xFFu;
-            }
-            int h1 = km_hexv(hash[1]);
-            int h2 = km_hexv(hash[2]);
-            if ((h1 < 0) || (h2 < 0) || ((unsigned int)((h1 * 16) + h2) != sum)) {
+        if (framed) {
+            size_t plen = hash - 1u;
+            if (!km_gdb_checksum_ok(g, hash)) {
                 st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
+                g->pkt[0] = '\0';
+            } else {
+                st = km_gdb_expand(g, plen, err);
             }
-            for (size_t i = 1u; (st == KM_OK) && (i <= plen); i++) {
-                char c = g->rx[i];
-                if ((c == '*') && (o > 0u) && (i < plen)) {
-                    /* run-length: previous char repeated (next - 29) more times */
-                    int rep = (int)(unsigned char)g->rx[i + 1u] - 29;
-                    i++;
-                    for (int r = 0; (st == KM_OK) && (r < rep); r++) {
-                        if ((o + 1u) >= sizeof(g->pkt)) {
-                            st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
-                        } else {
-                            g->pkt[o] = g->pkt[o - 1u];
-                            o++;
-                        }
-                    }
-                } else if ((o + 1u) >= sizeof(g->pkt)) {
-                    st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
-                } else {
-                    g->pkt[o] = c;
-                    o++;
-                }
-            }
-            g->pkt[(o < sizeof(g->pkt)) ? o : (sizeof(g->pkt) - 1u)] = '\0';
             km_gdb_consume(g, plen + 4u);
             if ((st == KM_OK) && !g->no_ack) {
                 st = km_sock_send(g->fd, "+", 1u, g->timeout_ms, err);
@@ -117,21 +119,23 @@ static km_status km_gdb_recv_packet(km_gdb *g, int64_t deadline, km_error *err)
 
 static km_status km_gdb_send_packet(km_gdb *g, const char *payload, km_error *err)
 {
+    static const char hexchars[] = "0123456789abcdef";
     km_status st = KM_OK;
     char frame[1100];
     size_t n = strlen(payload);
-    unsigned int sum = 0u;
     if ((n + 4u) > sizeof(frame)) {
         st = km_error_set(err, KM_ERR_INVALID_ARG, 0u, KM_NO_INDEX, 0);
     } else {
+        /* "$payload#cs": cs is the modulo-256 sum of the payload bytes */
+        uint32_t sum = 0u;
         frame[0] = '$';
-        (void)memcpy(&frame[1], payload, n);
         for (size_t i = 0u; i < n; i++) {
-            sum = (sum + (unsigned char)payload[i]) & 0xFFu;
+            frame[i + 1u] = payload[i];
+            sum = (sum + (uint32_t)(uint8_t)payload[i]) & 0xFFu;
         }
         frame[n + 1u] = '#';
-        frame[n + 2u] = km_hexchars[(sum >> 4) & 0xFu];
-        frame[n + 3u] = km_hexchars[sum & 0xFu];
+        frame[n + 2u] = hexchars[(sum >> 4u) & 0xFu];
+        frame[n + 3u] = hexchars[sum & 0xFu];
         st = km_sock_send(g->fd, frame, n + 4u, g->timeout_ms, err);
     }
     if ((st == KM_OK) && !g->no_ack) {
@@ -140,10 +144,11 @@ static km_status km_gdb_send_packet(km_gdb *g, const char *payload, km_error *er
         bool acked = false;
         while ((st == KM_OK) && !acked) {
             if (g->len > 0u) {
-                if (g->rx[0] == '+') {
+                char c = g->rx[0];
+                if (c == '+') {
                     km_gdb_consume(g, 1u);
                     acked = true;
-                } else if (g->rx[0] == '-') {
+                } else if (c == '-') {
                     st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
                 } else {
                     acked = true; /* a packet already: treat as implicitly acknowledged */
@@ -159,13 +164,18 @@ static km_status km_gdb_send_packet(km_gdb *g, const char *payload, km_error *er
 /* Is this payload a stop reply ("Sxx", "Txx...", "Wxx", "Xxx")? */
 static bool km_gdb_is_stop(const char *p)
 {
-    return ((p[0] == 'S') || (p[0] == 'T') || (p[0] == 'W') || (p[0] == 'X')) && (km_hexv(p[1]) >= 0) &&
-           (km_hexv(p[2]) >= 0);
+    return ((p[0] == 'S') || (p[0] == 'T') || (p[0] == 'W') || (p[0] == 'X')) && (km_txt_hexval(p[1]) >= 0) &&
+           (km_txt_hexval(p[2]) >= 0);
 }
 
 km_status km_gdb_command(km_gdb *g, const char *cmd, km_error *err)
 {
-    km_status st = km_gdb_send_packet(g, cmd, err);
+    km_status st = KM_OK;
+    if (g->fd < 0) {
+        st = km_error_set(err, KM_ERR_STATE, 0u, KM_NO_INDEX, 0); /* closed, or closed by a timeout */
+    } else {
+        st = km_gdb_send_packet(g, cmd, err);
+    }
     /* Only '?' is answered with a stop reply; any stop reply that arrives
      * while another command waits (QEMU announces the stop caused by the
      * attach, or a watchpoint fires) is kept for km_gdb_wait_stop. */
@@ -183,6 +193,11 @@ km_status km_gdb_command(km_gdb *g, const char *cmd, km_error *err)
         } else {
             have = true;
         }
+    }
+    if (st == KM_ERR_TIMEOUT) {
+        /* The reply may still come and would be read as the next
+         * command's: the connection is out of step, close it. */
+        km_gdb_close(g);
     }
     return st;
 }
@@ -247,22 +262,40 @@ static km_status km_gdb_read_xml(km_gdb *g, const char *annex, size_t *len, km_e
     bool last = false;
     while ((st == KM_OK) && !last) {
         char cmd[256];
-        int n = snprintf(cmd, sizeof(cmd), "qXfer:features:read:%s:%zx,%x", annex, off, 0x3000u);
-        if ((n < 0) || ((size_t)n >= sizeof(cmd))) {
+        km_txt t;
+        char kind;
+        bool empty;
+        const char *reply;
+        km_txt_init(&t, cmd, sizeof(cmd));
+        km_txt_str(&t, "qXfer:features:read:");
+        km_txt_str(&t, annex);
+        km_txt_chr(&t, ':');
+        km_txt_hex(&t, (uint64_t)off, 1u);
+        km_txt_str(&t, ",3000"); /* chunk length 0x3000 */
+        if (!km_txt_ok(&t)) {
             st = km_error_set(err, KM_ERR_INVALID_ARG, 0u, KM_NO_INDEX, 0);
         } else {
             st = km_gdb_command(g, cmd, err);
         }
-        if ((st == KM_OK) && (g->pkt[0] != 'm') && (g->pkt[0] != 'l')) {
+        reply = g->pkt;
+        kind = reply[0];
+        /* 'm' + data: more follows; 'l' + data: the last part.  An 'm' without
+         * data would have us ask for the same offset forever. */
+        empty = (kind == 'm') && (reply[1] == '\0');
+        if ((st == KM_OK) && (((kind != 'm') && (kind != 'l')) || empty)) {
             st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
         }
         if (st == KM_OK) {
-            last = g->pkt[0] == 'l';
-            for (size_t i = 1u; (st == KM_OK) && (g->pkt[i] != '\0'); i++) {
-                char c = g->pkt[i];
-                if ((c == '}') && (g->pkt[i + 1u] != '\0')) {
+            const char *d = g->pkt;
+            size_t i = 1u;
+            last = (kind == 'l');
+            /* "}x" stands for the byte x ^ 0x20 */
+            while ((st == KM_OK) && (d[i] != '\0')) {
+                char c = d[i];
+                if ((c == '}') && (d[i + 1u] != '\0')) {
                     i++;
-                    c = (char)((unsigned char)g->pkt[i] ^ 0x20u);
+                    uint8_t b = (uint8_t)d[i] ^ 0x20u;
+                    c = (char)b;
                 }
                 if ((off + 1u) >= sizeof(g->xml)) {
                     st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
@@ -270,6 +303,7 @@ static km_status km_gdb_read_xml(km_gdb *g, const char *annex, size_t *len, km_e
                     g->xml[off] = c;
                     off++;
                 }
+                i++;
             }
         }
     }
@@ -280,28 +314,44 @@ static km_status km_gdb_read_xml(km_gdb *g, const char *annex, size_t *len, km_e
     return st;
 }
 
-/* Value of attribute `name` inside the element text [p, end). */
-static bool km_xml_attr(const char *p, const char *end, const char *name, char *out, size_t cap)
+/* Value of attribute `name` inside the element text el[0 .. len) (the text
+ * between the tag name and '>'): the first occurrence of name that starts the
+ * text or follows a space and is followed by =" decides. */
+static bool km_xml_attr(const char *el, size_t len, const char *name, char *out, size_t cap)
 {
     bool found = false;
+    bool done = false;
     size_t nl = strlen(name);
-    const char *q = p;
-    while (!found && (q < end)) {
-        const char *a = strstr(q, name);
-        if ((a == NULL) || (a >= end)) {
-            q = end;
-        } else if (((a == p) || (a[-1] == ' ')) && (a[nl] == '=') && (a[nl + 1u] == '"')) {
-            const char *v = &a[nl + 2u];
-            const char *ve = strchr(v, '"');
-            if ((ve != NULL) && (ve < end) && ((size_t)(ve - v) < cap)) {
-                (void)memcpy(out, v, (size_t)(ve - v));
-                out[ve - v] = '\0';
+    size_t from = 0u;
+    while (!done) {
+        size_t a = 0u;
+        if (!km_txt_find(el, len, from, name, &a)) {
+            done = true;
+        } else if (((a == 0u) || (el[a - 1u] == ' ')) && ((a + nl + 1u) < len) && (el[a + nl] == '=') &&
+                   (el[a + nl + 1u] == '"')) {
+            size_t v = a + nl + 2u;
+            size_t vlen = 0u;
+            if (km_txt_find_byte(&el[v], len - v, '"', &vlen) && (vlen < cap)) {
+                (void)memcpy(out, &el[v], vlen);
+                out[vlen] = '\0';
                 found = true;
             }
-            q = end;
+            done = true;
         } else {
-            q = &a[1];
+            from = a + 1u;
         }
+    }
+    return found;
+}
+
+/* Attribute `name` as a decimal number (0 when it has no leading digits); false if absent. */
+static bool km_xml_attr_u32(const char *el, size_t len, const char *name, uint32_t *out)
+{
+    char num[32];
+    bool found = km_xml_attr(el, len, name, num, sizeof(num));
+    if (found) {
+        uint64_t v = km_txt_strtou64(num, strlen(num), 10u);
+        *out = (uint32_t)v; /* the low 32 bits, as strtoul and a cast to uint32_t give */
     }
     return found;
 }
@@ -310,22 +360,22 @@ static bool km_xml_attr(const char *p, const char *end, const char *name, char *
 static km_status km_gdb_add_regs(km_gdb *g, uint32_t *next)
 {
     km_status st = KM_OK;
-    const char *p = strstr(g->xml, "<reg ");
-    while ((st == KM_OK) && (p != NULL)) {
-        const char *end = strchr(p, '>');
+    const char *x = g->xml;
+    size_t xlen = strlen(x);
+    size_t p = 0u;
+    bool more = km_txt_find(x, xlen, 0u, "<reg ", &p);
+    while ((st == KM_OK) && more) {
+        size_t end = 0u; /* '>' of the element, relative to p */
         char name[64];
-        char num[32];
-        char bits[32];
-        if (end == NULL) {
+        /* an element needs its '>' and a name */
+        if (!km_txt_find_byte(&x[p], xlen - p, '>', &end) ||
+            !km_xml_attr(&x[p + 5u], end - 5u, "name", name, sizeof(name))) {
             st = KM_ERR_BAD_DATA;
-        } else if (km_xml_attr(&p[5], end, "name", name, sizeof(name))) {
+        } else {
             uint32_t regnum = *next;
-            if (km_xml_attr(&p[5], end, "regnum", num, sizeof(num))) {
-                regnum = (uint32_t)strtoul(num, NULL, 10);
-            }
-            uint32_t bitsize = km_xml_attr(&p[5], end, "bitsize", bits, sizeof(bits))
-                                   ? (uint32_t)strtoul(bits, NULL, 10)
-                                   : 0u;
+            uint32_t bitsize = 0u;
+            (void)km_xml_attr_u32(&x[p + 5u], end - 5u, "regnum", &regnum);
+            (void)km_xml_attr_u32(&x[p + 5u], end - 5u, "bitsize", &bitsize);
             if (g->nregs >= KM_GDB_MAX_REGS) {
                 st = KM_ERR_CAPACITY;
             } else {
@@ -339,10 +389,10 @@ static km_status km_gdb_add_regs(km_gdb *g, uint32_t *next)
                 g->nregs++;
                 *next = regnum + 1u;
             }
-        } else {
-            st = KM_ERR_BAD_DATA;
         }
-        p = (end != NULL) ? strstr(end, "<reg ") : NULL;
+        if (st == KM_OK) {
+            more = km_txt_find(x, xlen, p + end, "<reg ", &p);
+        }
     }
     return st;
 }
@@ -358,19 +408,25 @@ km_status km_gdb_load_regs(km_gdb *g, km_error *err)
     st = km_gdb_read_xml(g, "target.xml", &len, err);
     if (st == KM_OK) {
         /* collect the includes first: reading them reuses g->xml */
-        const char *p = strstr(g->xml, "<xi:include");
-        while ((st == KM_OK) && (p != NULL)) {
-            const char *end = strchr(p, '>');
-            if ((end == NULL) || (ninc >= KM_GDB_MAX_INCLUDES) ||
-                !km_xml_attr(&p[11], end, "href", includes[ninc], sizeof(includes[0]))) {
+        const char *x = g->xml;
+        size_t xlen = strlen(x);
+        size_t p = 0u;
+        bool more = km_txt_find(x, xlen, 0u, "<xi:include", &p);
+        while ((st == KM_OK) && more) {
+            size_t end = 0u; /* '>' of the element, relative to p */
+            if (!km_txt_find_byte(&x[p], xlen - p, '>', &end) || (ninc >= KM_GDB_MAX_INCLUDES) ||
+                !km_xml_attr(&x[p + 11u], end - 11u, "href", includes[ninc], sizeof(includes[0]))) {
                 st = km_error_set(err, KM_ERR_BAD_DATA, 0u, ninc, 0);
             } else {
                 ninc++;
-                p = strstr(end, "<xi:include");
+                more = km_txt_find(x, xlen, p + end, "<xi:include", &p);
             }
         }
         if (st == KM_OK) {
             st = km_gdb_add_regs(g, &next); /* registers declared in target.xml itself */
+            if (st != KM_OK) {
+                (void)km_error_set(err, st, 0u, KM_NO_INDEX, 0);
+            }
         }
     }
     for (uint32_t i = 0u; (st == KM_OK) && (i < ninc); i++) {
@@ -403,35 +459,43 @@ km_status km_gdb_regnum(const km_gdb *g, const char *name, uint32_t *regnum)
 km_status km_gdb_read_reg(km_gdb *g, int cpu, uint32_t regnum, uint64_t *val, km_error *err)
 {
     char cmd[64];
+    km_txt t;
     km_status st = KM_OK;
     if (cpu < 0) {
         st = km_error_set(err, KM_ERR_INVALID_ARG, 0u, KM_NO_INDEX, 0);
     } else {
         /* thread ids are vCPU index + 1, inside process 1 */
-        (void)snprintf(cmd, sizeof(cmd), "Hgp1.%x", (unsigned int)cpu + 1u);
+        km_txt_init(&t, cmd, sizeof(cmd));
+        km_txt_str(&t, "Hgp1.");
+        km_txt_hex(&t, (uint64_t)cpu + 1u, 1u);
         st = km_gdb_command(g, cmd, err);
         if ((st == KM_OK) && (strcmp(g->pkt, "OK") != 0)) {
             st = km_error_set(err, KM_ERR_RANGE, 0u, (uint32_t)cpu, 0);
         }
     }
     if (st == KM_OK) {
-        (void)snprintf(cmd, sizeof(cmd), "p%x", (unsigned int)regnum);
+        km_txt_init(&t, cmd, sizeof(cmd));
+        km_txt_chr(&t, 'p');
+        km_txt_hex(&t, (uint64_t)regnum, 1u);
         st = km_gdb_command(g, cmd, err);
     }
     if (st == KM_OK) {
-        size_t n = strlen(g->pkt);
+        const char *d = g->pkt;
+        size_t n = strlen(d);
         uint64_t v = 0u;
-        if ((n == 0u) || (n > 16u) || ((n % 2u) != 0u) || (g->pkt[0] == 'E') || (g->pkt[0] == 'x')) {
+        if ((n == 0u) || (n > 16u) || ((n % 2u) != 0u) || (d[0] == 'E') || (d[0] == 'x')) {
             st = km_error_set(err, KM_ERR_PROTOCOL, 0u, regnum, 0);
         }
         /* target byte order (little-endian): byte i is hex digits 2i, 2i+1 */
         for (size_t i = 0u; (st == KM_OK) && (i < (n / 2u)); i++) {
-            int hi = km_hexv(g->pkt[2u * i]);
-            int lo = km_hexv(g->pkt[(2u * i) + 1u]);
+            int32_t hi = km_txt_hexval(d[2u * i]);
+            int32_t lo = km_txt_hexval(d[(2u * i) + 1u]);
             if ((hi < 0) || (lo < 0)) {
                 st = km_error_set(err, KM_ERR_PROTOCOL, 0u, regnum, 0);
             } else {
-                v |= (uint64_t)(uint32_t)((hi * 16) + lo) << (8u * (uint32_t)i);
+                uint64_t byte = ((uint64_t)hi * 16u) + (uint64_t)lo;
+                uint64_t shift = 8u * (uint64_t)i;
+                v |= byte << shift;
             }
         }
         if (st == KM_OK) {
@@ -444,12 +508,18 @@ km_status km_gdb_read_reg(km_gdb *g, int cpu, uint32_t regnum, uint64_t *val, km
 km_status km_gdb_watch(km_gdb *g, uint64_t addr, uint32_t len, bool insert, km_error *err)
 {
     char cmd[64];
-    (void)snprintf(cmd, sizeof(cmd), "%c2,%llx,%x", insert ? 'Z' : 'z', (unsigned long long)addr,
-                   (unsigned int)len);
-    km_status st = km_gdb_command(g, cmd, err);
+    km_txt t;
+    km_status st;
+    km_txt_init(&t, cmd, sizeof(cmd));
+    km_txt_chr(&t, insert ? 'Z' : 'z'); /* Z2/z2: insert/remove a write watchpoint */
+    km_txt_str(&t, "2,");
+    km_txt_hex(&t, addr, 1u);
+    km_txt_chr(&t, ',');
+    km_txt_hex(&t, (uint64_t)len, 1u);
+    st = km_gdb_command(g, cmd, err);
     if ((st == KM_OK) && (strcmp(g->pkt, "OK") != 0)) {
-        st = km_error_set(err, (g->pkt[0] == '\0') ? KM_ERR_UNSUPPORTED : KM_ERR_PROTOCOL, addr,
-                          KM_NO_INDEX, 0);
+        const char *d = g->pkt;
+        st = km_error_set(err, (d[0] == '\0') ? KM_ERR_UNSUPPORTED : KM_ERR_PROTOCOL, addr, KM_NO_INDEX, 0);
     }
     return st;
 }
@@ -459,42 +529,72 @@ km_status km_gdb_continue(km_gdb *g, km_error *err)
     return km_gdb_send_packet(g, "c", err);
 }
 
+/* The vCPU index (0-based) of the thread id at p[at .. len): "[p<pid>.]<tid>",
+ * hexadecimal as strtol reads it, thread ids counting from 1.  -1 if it names
+ * no single vCPU (0, negative, no digits, or an index beyond int32_t). */
+static int32_t km_gdb_thread_index(const char *p, size_t len, size_t at, size_t semi, bool has_semi)
+{
+    int32_t cpu = -1;
+    size_t dot = 0u;
+    size_t tid = at;
+    km_txt_number t;
+    /* the first '.' after the key, if it lies in this pair, separates pid and tid */
+    if (km_txt_find_byte(&p[at], len - at, '.', &dot) && (!has_semi || ((at + dot) < semi))) {
+        tid = at + dot + 1u;
+    }
+    km_txt_scan_number(&p[tid], len - tid, 16u, &t);
+    if (t.any && !t.neg && (t.mag > 0u) && ((t.mag - 1u) <= (uint64_t)INT32_MAX)) {
+        uint64_t idx = t.mag - 1u;
+        cpu = (int32_t)idx;
+    }
+    return cpu;
+}
+
+/* One "key:value;" pair of a T stop reply at payload[*p .. len); *p moves past it. */
+static km_status km_gdb_stop_pair(const char *payload, size_t len, size_t *p, km_gdb_stop *s)
+{
+    km_status st = KM_OK;
+    size_t at = *p;
+    size_t colon = 0u;
+    size_t semi = 0u;
+    bool has_colon = km_txt_find_byte(&payload[at], len - at, ':', &colon);
+    bool has_semi = km_txt_find_byte(&payload[at], len - at, ';', &semi);
+    if (!has_colon || (has_semi && (semi < colon))) {
+        st = KM_ERR_PROTOCOL;
+    } else {
+        const char *key = &payload[at];
+        size_t v = at + colon + 1u;
+        if (km_txt_span_is(key, colon, "watch") || km_txt_span_is(key, colon, "awatch") ||
+            km_txt_span_is(key, colon, "rwatch")) {
+            s->watch = true;
+            s->watch_addr = km_txt_strtou64(&payload[v], len - v, 16u);
+        } else if (km_txt_span_is(key, colon, "thread")) {
+            s->thread = km_gdb_thread_index(payload, len, v, at + semi, has_semi);
+        } else {
+            /* other key:value pairs (core, swbreak, ...) */
+        }
+        *p = has_semi ? ((at + semi) + 1u) : len;
+    }
+    return st;
+}
+
 km_status km_gdb_parse_stop(const char *payload, km_gdb_stop *stop)
 {
     km_status st = KM_OK;
     km_gdb_stop s = {.signal = 0u, .watch = false, .watch_addr = 0u, .thread = -1, .exited = false};
     char kind = payload[0];
-    int h1 = (kind != '\0') ? km_hexv(payload[1]) : -1;
-    int h2 = (h1 >= 0) ? km_hexv(payload[2]) : -1;
+    int32_t h1 = (kind != '\0') ? km_txt_hexval(payload[1]) : -1;
+    int32_t h2 = (h1 >= 0) ? km_txt_hexval(payload[2]) : -1;
     if ((kind == 'W') || (kind == 'X')) {
         s.exited = true;
     } else if (((kind != 'S') && (kind != 'T')) || (h1 < 0) || (h2 < 0)) {
         st = KM_ERR_PROTOCOL;
     } else {
-        s.signal = (uint32_t)((h1 * 16) + h2);
-        const char *p = &payload[3];
-        while ((st == KM_OK) && (kind == 'T') && (*p != '\0')) {
-            const char *colon = strchr(p, ':');
-            const char *semi = strchr(p, ';');
-            if ((colon == NULL) || ((semi != NULL) && (semi < colon))) {
-                st = KM_ERR_PROTOCOL;
-            } else {
-                size_t klen = (size_t)(colon - p);
-                const char *v = &colon[1];
-                if (((klen == 5u) && (memcmp(p, "watch", 5u) == 0)) ||
-                    ((klen == 6u) && ((memcmp(p, "awatch", 6u) == 0) || (memcmp(p, "rwatch", 6u) == 0)))) {
-                    s.watch = true;
-                    s.watch_addr = (uint64_t)strtoull(v, NULL, 16);
-                } else if ((klen == 6u) && (memcmp(p, "thread", 6u) == 0)) {
-                    const char *dot = strchr(v, '.');
-                    const char *tid = ((dot != NULL) && ((semi == NULL) || (dot < semi))) ? &dot[1] : v;
-                    long t = strtol(tid, NULL, 16);
-                    s.thread = (t > 0) ? (int32_t)(t - 1) : -1;
-                } else {
-                    /* other key:value pairs (core, swbreak, ...) */
-                }
-                p = (semi != NULL) ? &semi[1] : &v[strlen(v)];
-            }
+        size_t len = strlen(payload);
+        size_t p = 3u;
+        s.signal = ((uint32_t)h1 * 16u) + (uint32_t)h2;
+        while ((st == KM_OK) && (kind == 'T') && (p < len)) {
+            st = km_gdb_stop_pair(payload, len, &p, &s);
         }
     }
     if (st == KM_OK) {
@@ -510,6 +610,9 @@ km_status km_gdb_wait_stop(km_gdb *g, int timeout_ms, km_gdb_stop *stop, km_erro
     if (g->stop_pending) {
         g->stop_pending = false;
         payload = g->stop_pkt;
+    } else if (g->fd < 0) {
+        /* closed (a command timed out): no stop can come, say so rather than time out forever */
+        st = km_error_set(err, KM_ERR_STATE, 0u, KM_NO_INDEX, 0);
     } else {
         st = km_gdb_recv_packet(g, km_now_ms() + timeout_ms, err);
     }

@@ -1,17 +1,22 @@
-/* ktmon: the HAL ops table over QEMU's QMP and gdbstub. */
-#include <stdio.h>
+/* ktmon: the HAL ops table over QEMU's QMP and gdbstub.
+ *
+ * km_hal_qemu_open allocates the two clients (their buffers are too large for
+ * a caller's stack) and km_hal_qemu_close frees them; no other function
+ * allocates (docs/misra-deviations.md, 21.3). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ktmon/qemu.h"
 #include "sock.h"
+#include "text.h"
 
-static uint64_t km_mono_ns(void)
+/* The backend state behind the HAL's type-erased context: km_hal_qemu_hal
+ * stores a km_hal_qemu * as the ctx that the coordinator hands back to every
+ * op of km_hal_qemu_ops, and nothing else calls these ops. */
+static km_hal_qemu *km_hq_of(void *ctx)
 {
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((uint64_t)ts.tv_sec * UINT64_C(1000000000)) + (uint64_t)ts.tv_nsec;
+    /* cppcheck-suppress misra-c2012-11.5 ; HAL ops context back to its backend type, docs/misra-deviations.md */
+    return (km_hal_qemu *)ctx;
 }
 
 /* Which armed slot covers addr (the stub names the watched address or one inside it). */
@@ -36,7 +41,7 @@ static bool km_hq_stop_to_hit(const km_hal_qemu *h, const km_gdb_stop *s, km_hal
         hit->slot = slot;
         hit->addr = s->watch_addr;
         hit->cpu = s->thread;
-        hit->t_ns = km_mono_ns();
+        hit->t_ns = km_now_ns();
         ok = true;
     }
     return ok;
@@ -80,7 +85,7 @@ static km_status km_hq_resume(km_hal_qemu *h, km_error *err)
 
 static km_status km_hq_freeze(void *ctx, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     km_status st;
     if (h->gdb == NULL) {
         st = km_qmp_stop(h->qmp, err); /* QMP-only mode */
@@ -96,7 +101,7 @@ static km_status km_hq_freeze(void *ctx, km_error *err)
 
 static km_status km_hq_thaw(void *ctx, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     km_status st = KM_OK;
     if (h->gdb == NULL) {
         st = km_qmp_cont(h->qmp, err);
@@ -112,7 +117,7 @@ static km_status km_hq_thaw(void *ctx, km_error *err)
 
 static km_status km_hq_vcpus(void *ctx, uint32_t *n, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     (void)err;
     *n = h->ncpus;
     return KM_OK;
@@ -120,7 +125,7 @@ static km_status km_hq_vcpus(void *ctx, uint32_t *n, km_error *err)
 
 static km_status km_hq_read_regs(void *ctx, uint32_t cpu, km_hal_regs *out, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     km_status st = KM_OK;
     km_hal_regs r;
     (void)memset(&r, 0, sizeof(r));
@@ -141,10 +146,10 @@ static km_status km_hq_read_regs(void *ctx, uint32_t cpu, km_hal_regs *out, km_e
             const char *rip = strstr(text, "RIP=");
             const char *rsp = strstr(text, "RSP=");
             if (rip != NULL) {
-                r.pc = strtoull(&rip[4], NULL, 16);
+                r.pc = km_txt_strtou64(&rip[4], strlen(&rip[4]), 16u);
             }
             if (rsp != NULL) {
-                r.sp = strtoull(&rsp[4], NULL, 16);
+                r.sp = km_txt_strtou64(&rsp[4], strlen(&rsp[4]), 16u);
             }
         }
     } else {
@@ -183,20 +188,20 @@ static km_status km_hq_set_watch(km_hal_qemu *h, uint32_t slot, uint64_t kva, ui
         st = km_error_set(err, KM_ERR_INVALID_ARG, kva, slot, 0);
     } else {
         st = km_hq_stop(h, err);
-    }
-    if ((st == KM_OK) && (h->armed_len[slot] != 0u)) {
-        /* replace whatever the slot held */
-        st = km_gdb_watch(h->gdb, h->armed_kva[slot], h->armed_len[slot], false, err);
-        if (st == KM_OK) {
-            h->armed_len[slot] = 0u;
-            h->armed_kva[slot] = 0u;
+        if ((st == KM_OK) && (h->armed_len[slot] != 0u)) {
+            /* replace whatever the slot held */
+            st = km_gdb_watch(h->gdb, h->armed_kva[slot], h->armed_len[slot], false, err);
+            if (st == KM_OK) {
+                h->armed_len[slot] = 0u;
+                h->armed_kva[slot] = 0u;
+            }
         }
-    }
-    if ((st == KM_OK) && insert) {
-        st = km_gdb_watch(h->gdb, kva, len, true, err);
-        if (st == KM_OK) {
-            h->armed_kva[slot] = kva;
-            h->armed_len[slot] = len;
+        if ((st == KM_OK) && insert) {
+            st = km_gdb_watch(h->gdb, kva, len, true, err);
+            if (st == KM_OK) {
+                h->armed_kva[slot] = kva;
+                h->armed_len[slot] = len;
+            }
         }
     }
     if (was && !h->has_pending) {
@@ -208,17 +213,17 @@ static km_status km_hq_set_watch(km_hal_qemu *h, uint32_t slot, uint64_t kva, ui
 
 static km_status km_hq_arm(void *ctx, uint32_t slot, uint64_t kva, uint32_t len, km_error *err)
 {
-    return km_hq_set_watch((km_hal_qemu *)ctx, slot, kva, len, true, err);
+    return km_hq_set_watch(km_hq_of(ctx), slot, kva, len, true, err);
 }
 
 static km_status km_hq_disarm(void *ctx, uint32_t slot, km_error *err)
 {
-    return km_hq_set_watch((km_hal_qemu *)ctx, slot, 0u, 0u, false, err);
+    return km_hq_set_watch(km_hq_of(ctx), slot, 0u, 0u, false, err);
 }
 
 static km_status km_hq_wait_hit(void *ctx, int timeout_ms, km_hal_hit *hit, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     km_status st = KM_ERR_TIMEOUT;
     if (h->has_pending) {
         *hit = h->pending;
@@ -226,8 +231,7 @@ static km_status km_hq_wait_hit(void *ctx, int timeout_ms, km_hal_hit *hit, km_e
         st = KM_OK;
     } else if (!h->running || (h->gdb == NULL)) {
         /* nothing can hit while the VM is stopped, or without the gdbstub */
-        struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
-        (void)nanosleep(&ts, NULL);
+        km_sleep_ms(timeout_ms);
         st = km_error_set(err, KM_ERR_TIMEOUT, 0u, KM_NO_INDEX, 0);
     } else {
         km_gdb_stop s;
@@ -252,19 +256,24 @@ static km_status km_hq_wait_hit(void *ctx, int timeout_ms, km_hal_hit *hit, km_e
 
 static km_status km_hq_complete_hit(void *ctx, const km_hal_hit *hit, km_error *err)
 {
-    km_hal_qemu *h = ctx;
+    km_hal_qemu *h = km_hq_of(ctx);
     km_status st = KM_OK;
     if ((h->gdb != NULL) && (h->arch == KM_ARCH_AARCH64) && (hit->slot < KM_HAL_SLOTS) &&
         (h->armed_len[hit->slot] != 0u)) {
         /* arm64 reports a watchpoint before the store executes: lift the
          * watch, step that vCPU over the store, put the watch back. */
-        char cmd[64];
         km_gdb_stop s;
         uint64_t kva = h->armed_kva[hit->slot];
         uint32_t len = h->armed_len[hit->slot];
         st = km_gdb_watch(h->gdb, kva, len, false, err);
         if (st == KM_OK) {
-            (void)snprintf(cmd, sizeof(cmd), "vCont;s:p1.%x", (unsigned int)((hit->cpu >= 0) ? hit->cpu : 0) + 1u);
+            char cmd[64];
+            km_txt t;
+            /* thread ids are vCPU index + 1; an unknown vCPU (-1) steps vCPU 0 */
+            uint64_t tid = (hit->cpu >= 0) ? ((uint64_t)hit->cpu + 1u) : 1u;
+            km_txt_init(&t, cmd, sizeof(cmd));
+            km_txt_str(&t, "vCont;s:p1.");
+            km_txt_hex(&t, tid, 1u);
             st = km_gdb_command(h->gdb, cmd, err); /* the reply is the step's stop */
         }
         if ((st == KM_OK) && (km_gdb_parse_stop(h->gdb->pkt, &s) != KM_OK)) {
@@ -298,29 +307,37 @@ km_status km_hal_qemu_open(km_hal_qemu *h, const char *qmp_path, const char *gdb
                            km_error *err)
 {
     km_status st = KM_OK;
-    char ret[8192];
     (void)memset(h, 0, sizeof(*h));
-    h->qmp = malloc(sizeof(*h->qmp));
-    h->gdb = (gdb_port != 0u) ? malloc(sizeof(*h->gdb)) : NULL; /* port 0: QMP-only (no watchpoints) */
+    h->qmp = (km_qmp *)malloc(sizeof(*h->qmp));
+    if (gdb_port != 0u) { /* port 0: QMP-only (no watchpoints) */
+        h->gdb = (km_gdb *)malloc(sizeof(*h->gdb));
+    }
+    /* no descriptor yet: km_hal_qemu_close must not close whatever malloc left in fd */
+    if (h->qmp != NULL) {
+        h->qmp->fd = -1;
+    }
+    if (h->gdb != NULL) {
+        h->gdb->fd = -1;
+    }
     if ((h->qmp == NULL) || ((gdb_port != 0u) && (h->gdb == NULL))) {
-        st = km_error_set(err, KM_ERR_NO_MEMORY, 0u, KM_NO_INDEX, 0);
+        st = KM_ERR_NO_MEMORY; /* set here, not through km_error_set: analysers see h->qmp != NULL when st is OK */
+        (void)km_error_set(err, st, 0u, KM_NO_INDEX, 0);
     } else {
-        if (h->gdb != NULL) {
-            h->gdb->fd = -1;
-        }
         st = km_qmp_connect(h->qmp, qmp_path, KM_QMP_DEFAULT_TIMEOUT_MS, err);
         if (st != KM_OK) {
             h->qmp->fd = -1;
         }
     }
     if (st == KM_OK) {
+        char ret[8192];
         st = km_qmp_execute(h->qmp, "{\"execute\":\"query-target\"}", ret, sizeof(ret), err);
         h->arch = ((st == KM_OK) && (strstr(ret, "aarch64") != NULL)) ? KM_ARCH_AARCH64 : KM_ARCH_X86_64;
     }
     if (st == KM_OK) {
-        /* vCPU count: one "cpu-index" per vCPU */
-        st = km_qmp_execute(h->qmp, "{\"execute\":\"query-cpus-fast\"}", ret, sizeof(ret), err);
-        for (const char *p = strstr(ret, "\"cpu-index\""); (st == KM_OK) && (p != NULL);
+        /* vCPU count: one "cpu-index" per vCPU, counted in the whole reply
+         * line (qmp->line), which may be longer than a copy */
+        st = km_qmp_execute(h->qmp, "{\"execute\":\"query-cpus-fast\"}", NULL, 0u, err);
+        for (const char *p = strstr(h->qmp->line, "\"cpu-index\""); (st == KM_OK) && (p != NULL);
              p = strstr(&p[1], "\"cpu-index\"")) {
             h->ncpus++;
         }

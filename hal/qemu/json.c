@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ktmon/qemu.h"
+#include "text.h"
 
 static size_t km_json_ws(const char *s, size_t len, size_t i)
 {
@@ -86,8 +87,10 @@ static size_t km_json_value_end(const char *s, size_t len, size_t i)
 km_status km_json_find(const char *json, size_t len, const char *key, const char **val, size_t *vlen)
 {
     km_status st = KM_ERR_NO_SYMBOL;
-    size_t klen = strlen(key);
     size_t i = km_json_ws(json, len, 0u);
+    size_t fv = 0u;  /* the first match's value: json[fv .. fv + fvl) */
+    size_t fvl = 0u;
+    bool found = false;
     bool stop = false;
     if ((i >= len) || (json[i] != '{')) {
         st = KM_ERR_BAD_DATA;
@@ -98,10 +101,11 @@ km_status km_json_find(const char *json, size_t len, const char *key, const char
             stop = true;
         }
     }
+    /* Scan the whole object even after a match: a reply cut short after the
+     * key's value is malformed, not an answer. */
     while (!stop) {
         size_t kend = ((i < len) && (json[i] == '"')) ? km_json_string_end(json, len, i) : 0u;
         size_t v = 0u;
-        size_t vend = 0u;
         if (kend != 0u) {
             v = km_json_ws(json, len, kend);
         }
@@ -109,22 +113,24 @@ km_status km_json_find(const char *json, size_t len, const char *key, const char
             st = KM_ERR_BAD_DATA;
             stop = true;
         } else {
+            size_t vend;
             v = km_json_ws(json, len, v + 1u);
             vend = km_json_value_end(json, len, v);
             if (vend == 0u) {
                 st = KM_ERR_BAD_DATA;
                 stop = true;
-            } else if (((kend - i) == (klen + 2u)) && (memcmp(&json[i + 1u], key, klen) == 0)) {
-                *val = &json[v];
-                *vlen = vend - v;
-                st = KM_OK;
-                stop = true;
             } else {
+                /* the key token without its quotes, compared byte for byte */
+                if (!found && km_txt_span_is(&json[i + 1u], (kend - i) - 2u, key)) {
+                    fv = v;
+                    fvl = vend - v;
+                    found = true;
+                }
                 i = km_json_ws(json, len, vend);
                 if ((i < len) && (json[i] == ',')) {
                     i = km_json_ws(json, len, i + 1u);
                 } else if ((i < len) && (json[i] == '}')) {
-                    stop = true; /* key absent */
+                    stop = true; /* json[i] closes the object */
                 } else {
                     st = KM_ERR_BAD_DATA;
                     stop = true;
@@ -132,74 +138,101 @@ km_status km_json_find(const char *json, size_t len, const char *key, const char
             }
         }
     }
+    /* only white space may follow the closing brace */
+    if ((st != KM_ERR_BAD_DATA) && (km_json_ws(json, len, i + 1u) < len)) {
+        st = KM_ERR_BAD_DATA;
+    }
+    if ((st != KM_ERR_BAD_DATA) && found) {
+        *val = &json[fv];
+        *vlen = fvl;
+        st = KM_OK;
+    }
     return st;
 }
 
-static int km_hexval(char c)
+/* The character an escape sequence \c stands for (c not 'u'); false if c is no JSON escape. */
+static bool km_json_escape(char c, char *out)
 {
-    int v = -1;
-    if ((c >= '0') && (c <= '9')) {
-        v = c - '0';
-    } else if ((c >= 'a') && (c <= 'f')) {
-        v = (c - 'a') + 10;
-    } else if ((c >= 'A') && (c <= 'F')) {
-        v = (c - 'A') + 10;
-    } else {
-        v = -1;
+    bool ok = true;
+    switch (c) {
+    case 'n':
+        *out = '\n';
+        break;
+    case 'r':
+        *out = '\r';
+        break;
+    case 't':
+        *out = '\t';
+        break;
+    case 'b':
+        *out = '\b';
+        break;
+    case 'f':
+        *out = '\f';
+        break;
+    case '"':
+    case '\\':
+    case '/':
+        *out = c;
+        break;
+    default:
+        ok = false;
+        break;
     }
-    return v;
+    return ok;
+}
+
+/* The four hex digits of a \uXXXX escape at tok[at .. at+4), before `end`: its
+ * character, where QMP text (ASCII) can only hold code points 1 .. 0x7f;
+ * anything else becomes '?'.  False if a digit is missing or not hex. */
+static bool km_json_u_escape(const char *tok, size_t at, size_t end, char *out)
+{
+    bool ok = true;
+    uint32_t code = 0u;
+    for (size_t k = 0u; ok && (k < 4u); k++) {
+        int32_t h = ((at + k) < end) ? km_txt_hexval(tok[at + k]) : -1;
+        if (h < 0) {
+            ok = false;
+        } else {
+            code = (code * 16u) + (uint32_t)h;
+        }
+    }
+    if (ok) {
+        char c = '?';
+        if ((code > 0u) && (code < 0x80u)) {
+            c = (char)code;
+        }
+        *out = c;
+    }
+    return ok;
 }
 
 km_status km_json_unescape(const char *tok, size_t len, char *out, size_t cap, size_t *outlen)
 {
     km_status st = KM_OK;
     size_t o = 0u;
+    size_t i = 1u;
     if ((len < 2u) || (tok[0] != '"') || (tok[len - 1u] != '"') || (cap == 0u)) {
         st = KM_ERR_BAD_DATA;
     }
-    for (size_t i = 1u; (st == KM_OK) && (i < (len - 1u)); i++) {
+    /* tok[1 .. len-1) is the body; i advances past each character or escape */
+    while ((st == KM_OK) && (i < (len - 1u))) {
         char c = tok[i];
+        size_t used = 1u;
         if (c == '\\') {
-            i++;
-            c = (i < (len - 1u)) ? tok[i] : '\0';
-            switch (c) {
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case '"':
-            case '\\':
-            case '/':
-                break;
-            case 'u': {
-                int code = 0;
-                for (size_t k = 1u; (k <= 4u) && (st == KM_OK); k++) {
-                    int h = ((i + k) < (len - 1u)) ? km_hexval(tok[i + k]) : -1;
-                    if (h < 0) {
-                        st = KM_ERR_BAD_DATA;
-                    } else {
-                        code = (code * 16) + h;
-                    }
-                }
-                i += 4u;
-                /* QMP text is ASCII; anything else becomes '?'. */
-                c = ((code > 0) && (code < 0x80)) ? (char)code : '?';
-                break;
+            char e = '\0'; /* a backslash closing the body escapes nothing: bad */
+            if ((i + 1u) < (len - 1u)) {
+                e = tok[i + 1u];
             }
-            default:
+            if (e == 'u') {
+                if (!km_json_u_escape(tok, i + 2u, len - 1u, &c)) {
+                    st = KM_ERR_BAD_DATA;
+                }
+                used = 6u;
+            } else if (!km_json_escape(e, &c)) {
                 st = KM_ERR_BAD_DATA;
-                break;
+            } else {
+                used = 2u;
             }
         }
         if (st == KM_OK) {
@@ -210,6 +243,7 @@ km_status km_json_unescape(const char *tok, size_t len, char *out, size_t cap, s
                 o++;
             }
         }
+        i += used;
     }
     if (st == KM_OK) {
         out[o] = '\0';

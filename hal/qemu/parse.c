@@ -3,38 +3,21 @@
 #include <string.h>
 
 #include "ktmon/qemu.h"
+#include "text.h"
 
-static int km_hex_digit(char c)
-{
-    int v = -1;
-    if ((c >= '0') && (c <= '9')) {
-        v = c - '0';
-    } else if ((c >= 'a') && (c <= 'f')) {
-        v = (c - 'a') + 10;
-    } else if ((c >= 'A') && (c <= 'F')) {
-        v = (c - 'A') + 10;
-    } else {
-        v = -1;
-    }
-    return v;
-}
-
-/* Parse up to 16 hex digits at s; returns the count of digits consumed (0 = none). */
+/* At most 16 hex digits at s (a 64-bit value): returns the count consumed, 0
+ * if there are none or more than 16. */
 static size_t km_parse_hex(const char *s, size_t len, uint64_t *out)
 {
-    size_t i = 0u;
     uint64_t v = 0u;
-    while ((i < len) && (i < 16u) && (km_hex_digit(s[i]) >= 0)) {
-        v = (v << 4) | (uint64_t)km_hex_digit(s[i]);
-        i++;
+    size_t n = km_txt_parse_hex(s, len, &v);
+    if (n > 16u) {
+        n = 0u; /* more than 16 digits: not a 64-bit value */
     }
-    if ((i < len) && (km_hex_digit(s[i]) >= 0)) {
-        i = 0u; /* more than 16 digits: not a 64-bit value */
-    }
-    if (i > 0u) {
+    if (n > 0u) {
         *out = v;
     }
-    return i;
+    return n;
 }
 
 /* One mtree line: "  START-END (prio N, ram): NAME[ @OFFSET][ ...]". */
@@ -46,31 +29,34 @@ static bool km_mtree_line(const char *line, size_t len, const char *backend, km_
     uint64_t end = 0u;
     uint64_t off = 0u;
     size_t blen = strlen(backend);
+    size_t n;
     while ((i < len) && (line[i] == ' ')) {
         i++;
     }
-    size_t n = km_parse_hex(&line[i], len - i, &start);
+    n = km_parse_hex(&line[i], len - i, &start);
     if ((n > 0u) && ((i + n) < len) && (line[i + n] == '-')) {
         i += n + 1u;
         n = km_parse_hex(&line[i], len - i, &end);
-        if (n > 0u) {
-            i += n;
-            const char *ram = strstr(&line[i], ", ram): ");
-            if ((ram != NULL) && ((size_t)(ram - line) < len) && (end >= start)) {
-                size_t j = (size_t)(ram - line) + 8u;
-                bool name_ok = ((j + blen) <= len) && (memcmp(&line[j], backend, blen) == 0) &&
-                               (((j + blen) == len) || (line[j + blen] == ' '));
-                if (name_ok) {
-                    j += blen;
-                    if (((j + 2u) < len) && (line[j] == ' ') && (line[j + 1u] == '@')) {
-                        (void)km_parse_hex(&line[j + 2u], len - (j + 2u), &off);
-                    }
-                    if ((end - start) < UINT64_MAX) {
-                        r->gpa = start;
-                        r->size = (end - start) + 1u;
-                        r->file_off = off;
-                        ok = true;
-                    }
+    } else {
+        n = 0u;
+    }
+    if (n > 0u) {
+        size_t ram = 0u;
+        i += n;
+        if (km_txt_find(line, len, i, ", ram): ", &ram) && (end >= start)) {
+            size_t j = ram + 8u;
+            bool name_ok = ((j + blen) <= len) && km_txt_span_starts(&line[j], len - j, backend) &&
+                           (((j + blen) == len) || (line[j + blen] == ' '));
+            if (name_ok) {
+                j += blen;
+                if (((j + 2u) < len) && (line[j] == ' ') && (line[j + 1u] == '@')) {
+                    (void)km_parse_hex(&line[j + 2u], len - (j + 2u), &off);
+                }
+                if ((end - start) < UINT64_MAX) {
+                    r->gpa = start;
+                    r->size = (end - start) + 1u;
+                    r->file_off = off;
+                    ok = true;
                 }
             }
         }
@@ -86,25 +72,29 @@ km_status km_qemu_parse_mtree(const char *text, const char *backend, km_qemu_ram
     bool in_view = false;
     bool seen_view = false;
     bool stop = false;
-    const char *p = text;
-    while ((st == KM_OK) && !stop && (*p != '\0')) {
-        const char *nl = strchr(p, '\n');
-        size_t len = (nl != NULL) ? (size_t)(nl - p) : strlen(p);
-        if ((len > 0u) && (p[len - 1u] == '\r')) {
+    size_t total = strlen(text);
+    size_t p = 0u;    /* start of the current line in text */
+    while ((st == KM_OK) && !stop && (p < total)) {
+        const char *line = &text[p];
+        size_t rest = total - p;
+        size_t nl = 0u;
+        bool has_nl = km_txt_find_byte(line, rest, '\n', &nl);
+        size_t len = has_nl ? nl : rest;
+        size_t at = 0u;
+        if ((len > 0u) && (line[len - 1u] == '\r')) {
             len--;
         }
-        if ((len >= 8u) && (memcmp(p, "FlatView", 8u) == 0)) {
+        if (km_txt_span_starts(line, len, "FlatView")) {
             if (seen_view) {
                 stop = true;
             }
             in_view = false;
-        } else if ((len >= 13u) && (strstr(p, "AS \"memory\"") != NULL) &&
-                   ((size_t)(strstr(p, "AS \"memory\"") - p) < len)) {
+        } else if ((len >= 13u) && km_txt_find(line, len, 0u, "AS \"memory\"", &at)) {
             in_view = true;
             seen_view = true;
         } else if (in_view) {
             km_qemu_ram_range r;
-            if (km_mtree_line(p, len, backend, &r)) {
+            if (km_mtree_line(line, len, backend, &r)) {
                 if (count >= cap) {
                     st = KM_ERR_CAPACITY;
                 } else {
@@ -115,9 +105,10 @@ km_status km_qemu_parse_mtree(const char *text, const char *backend, km_qemu_ram
         } else {
             /* outside the memory flat view */
         }
-        p = (nl != NULL) ? &nl[1] : &p[len];
-        if ((nl == NULL) && (*p == '\r')) {
-            p++;
+        if (has_nl) {
+            p += nl + 1u;
+        } else {
+            p = total;
         }
     }
     if (st == KM_OK) {

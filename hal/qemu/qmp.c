@@ -3,14 +3,13 @@
  * QMP sends one JSON object per line: a greeting, then replies
  * ({"return": ...} or {"error": ...}) interleaved with asynchronous
  * {"event": ...} lines, which we skip. */
-#include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ktmon/qemu.h"
 #include "sock.h"
+#include "text.h"
 
 /* Next line into q->line (NUL-terminated, without \r\n). */
 static km_status km_qmp_read_line(km_qmp *q, int64_t deadline, km_error *err)
@@ -18,12 +17,14 @@ static km_status km_qmp_read_line(km_qmp *q, int64_t deadline, km_error *err)
     km_status st = KM_OK;
     bool have = false;
     while ((st == KM_OK) && !have) {
-        char *nl = memchr(q->buf, '\n', q->len);
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - q->buf);
+        size_t n = 0u;
+        if (km_txt_find_byte(q->buf, q->len, '\n', &n)) {
             size_t copy = n;
-            if ((copy > 0u) && (q->buf[copy - 1u] == '\r')) {
-                copy--;
+            if (copy > 0u) {
+                char last = q->buf[copy - 1u];
+                if (last == '\r') {
+                    copy--;
+                }
             }
             if (copy >= sizeof(q->line)) {
                 st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
@@ -32,7 +33,7 @@ static km_status km_qmp_read_line(km_qmp *q, int64_t deadline, km_error *err)
                 q->line[copy] = '\0';
                 have = true;
             }
-            (void)memmove(q->buf, &nl[1], q->len - (n + 1u));
+            (void)memmove(q->buf, &q->buf[n + 1u], q->len - (n + 1u));
             q->len -= n + 1u;
         } else if (q->len >= sizeof(q->buf)) {
             st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0); /* a line longer than the buffer */
@@ -60,10 +61,13 @@ static km_status km_qmp_reply(km_qmp *q, char *out, size_t cap, km_error *err)
             size_t vl = 0u;
             size_t ll = strlen(q->line);
             if (km_json_find(q->line, ll, "return", &v, &vl) == KM_OK) {
-                if ((out != NULL) && (cap > 0u)) {
-                    size_t n = (vl < (cap - 1u)) ? vl : (cap - 1u);
-                    (void)memcpy(out, v, n);
-                    out[n] = '\0';
+                if ((out == NULL) || (cap == 0u)) {
+                    /* the caller wants the status only */
+                } else if (vl >= cap) {
+                    st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0); /* never a cut-off value */
+                } else {
+                    (void)memcpy(out, v, vl);
+                    out[vl] = '\0';
                 }
                 done = true;
             } else if (km_json_find(q->line, ll, "error", &v, &vl) == KM_OK) {
@@ -72,7 +76,15 @@ static km_status km_qmp_reply(km_qmp *q, char *out, size_t cap, km_error *err)
                 if ((out != NULL) && (cap > 0u)) {
                     out[0] = '\0';
                     if (km_json_find(v, vl, "desc", &d, &dl) == KM_OK) {
-                        (void)km_json_unescape(d, dl, out, cap, NULL);
+                        /* unescape leaves out unterminated when it fails: keep a string */
+                        km_status us = km_json_unescape(d, dl, out, cap, NULL);
+                        if (us == KM_ERR_CAPACITY) {
+                            out[cap - 1u] = '\0'; /* the description, cut short */
+                        } else if (us != KM_OK) {
+                            out[0] = '\0';
+                        } else {
+                            /* the whole description */
+                        }
                     }
                 }
                 st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
@@ -134,57 +146,49 @@ km_status km_qmp_execute(km_qmp *q, const char *cmd, char *out, size_t cap, km_e
         if (st == KM_OK) {
             st = km_qmp_reply(q, out, cap, err);
         }
+        if (st == KM_ERR_TIMEOUT) {
+            /* The reply may still come and would be read as the next
+             * command's: the connection is out of step, close it. */
+            km_qmp_close(q);
+        }
     }
     return st;
 }
 
-/* Append s to a JSON string body being built in buf (escaping quotes, backslashes, controls). */
-static km_status km_json_append_escaped(char *buf, size_t cap, size_t *pos, const char *s)
+/* Append s to a JSON string body being built in t (escaping quotes, backslashes, controls). */
+static void km_json_append_escaped(km_txt *t, const char *s)
 {
-    km_status st = KM_OK;
-    for (size_t i = 0u; (st == KM_OK) && (s[i] != '\0'); i++) {
+    for (size_t i = 0u; km_txt_ok(t) && (s[i] != '\0'); i++) {
         char c = s[i];
-        char esc[8];
-        size_t n = 1u;
-        esc[0] = c;
         if ((c == '"') || (c == '\\')) {
-            esc[0] = '\\';
-            esc[1] = c;
-            n = 2u;
-        } else if ((unsigned char)c < 0x20u) {
-            (void)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned int)(unsigned char)c);
-            n = 6u;
+            km_txt_chr(t, '\\');
+            km_txt_chr(t, c);
+        } else if ((uint8_t)c < 0x20u) {
+            km_txt_str(t, "\\u");
+            km_txt_hex(t, (uint64_t)(uint8_t)c, 4u);
         } else {
-            /* printable */
-        }
-        if ((*pos + n) >= cap) {
-            st = KM_ERR_CAPACITY;
-        } else {
-            (void)memcpy(&buf[*pos], esc, n);
-            *pos += n;
-            buf[*pos] = '\0';
+            km_txt_chr(t, c); /* printable */
         }
     }
-    return st;
 }
 
 km_status km_qmp_hmp(km_qmp *q, const char *command_line, int cpu, char *out, size_t cap, km_error *err)
 {
     char cmd[1024];
-    size_t pos = 0u;
+    km_txt t;
     km_status st;
-    int n = snprintf(cmd, sizeof(cmd), "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"");
-    pos = (n > 0) ? (size_t)n : 0u;
-    st = km_json_append_escaped(cmd, sizeof(cmd), &pos, command_line);
-    if (st == KM_OK) {
-        int m = (cpu >= 0) ? snprintf(&cmd[pos], sizeof(cmd) - pos, "\",\"cpu-index\":%d}}", cpu)
-                           : snprintf(&cmd[pos], sizeof(cmd) - pos, "\"}}");
-        if ((m < 0) || ((size_t)m >= (sizeof(cmd) - pos))) {
-            st = KM_ERR_CAPACITY;
-        }
+    km_txt_init(&t, cmd, sizeof(cmd));
+    km_txt_str(&t, "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"");
+    km_json_append_escaped(&t, command_line);
+    if (cpu >= 0) {
+        km_txt_str(&t, "\",\"cpu-index\":");
+        km_txt_dec(&t, (uint64_t)cpu);
+        km_txt_str(&t, "}}");
+    } else {
+        km_txt_str(&t, "\"}}");
     }
-    if (st != KM_OK) {
-        st = km_error_set(err, st, 0u, KM_NO_INDEX, 0);
+    if (!km_txt_ok(&t)) {
+        st = km_error_set(err, KM_ERR_CAPACITY, 0u, KM_NO_INDEX, 0);
     } else {
         st = km_qmp_execute(q, cmd, NULL, 0u, err);
     }
@@ -217,24 +221,33 @@ km_status km_qmp_cont(km_qmp *q, km_error *err)
 km_status km_qmp_query_status(km_qmp *q, bool *running, char *status, size_t cap, km_error *err)
 {
     char ret[512];
+    bool run = false;
     km_status st = km_qmp_execute(q, "{\"execute\":\"query-status\"}", ret, sizeof(ret), err);
     if (st == KM_OK) {
         const char *v = NULL;
         size_t vl = 0u;
         st = km_json_find(ret, strlen(ret), "running", &v, &vl);
-        if ((st == KM_OK) && (vl == 4u) && (memcmp(v, "true", 4u) == 0)) {
-            *running = true;
-        } else if ((st == KM_OK) && (vl == 5u) && (memcmp(v, "false", 5u) == 0)) {
-            *running = false;
+        if ((st == KM_OK) && km_txt_span_is(v, vl, "true")) {
+            run = true;
+        } else if ((st == KM_OK) && km_txt_span_is(v, vl, "false")) {
+            run = false;
         } else {
             st = km_error_set(err, KM_ERR_PROTOCOL, 0u, KM_NO_INDEX, 0);
         }
         if ((st == KM_OK) && (status != NULL) && (cap > 0u)) {
             status[0] = '\0';
             if (km_json_find(ret, strlen(ret), "status", &v, &vl) == KM_OK) {
-                (void)km_json_unescape(v, vl, status, cap, NULL);
+                km_status us = km_json_unescape(v, vl, status, cap, NULL);
+                if (us != KM_OK) {
+                    status[0] = '\0'; /* never a partial, unterminated word */
+                    st = km_error_set(err, (us == KM_ERR_CAPACITY) ? KM_ERR_CAPACITY : KM_ERR_PROTOCOL, 0u,
+                                      KM_NO_INDEX, 0);
+                }
             }
         }
+    }
+    if (st == KM_OK) {
+        *running = run;
     }
     return st;
 }
@@ -244,10 +257,13 @@ km_status km_qmp_mem_path(km_qmp *q, const char *id, char *path, size_t cap, km_
     char cmd[512];
     char ret[4096];
     km_status st = KM_OK;
-    int n = snprintf(cmd, sizeof(cmd),
-                     "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/%s\",\"property\":\"mem-path\"}}",
-                     id);
-    if ((n < 0) || ((size_t)n >= sizeof(cmd)) || (strchr(id, '"') != NULL) || (strchr(id, '\\') != NULL)) {
+    km_txt t;
+    km_txt_init(&t, cmd, sizeof(cmd));
+    km_txt_str(&t, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/");
+    km_txt_str(&t, id);
+    km_txt_str(&t, "\",\"property\":\"mem-path\"}}");
+    /* id goes into a JSON string unescaped: refuse what would need escaping */
+    if (!km_txt_ok(&t) || (strchr(id, '"') != NULL) || (strchr(id, '\\') != NULL)) {
         st = km_error_set(err, KM_ERR_INVALID_ARG, 0u, KM_NO_INDEX, 0);
     } else {
         st = km_qmp_execute(q, cmd, ret, sizeof(ret), err);

@@ -15,5 +15,9 @@ km_status km_sock_send(int fd, const char *buf, size_t len, int timeout_ms, km_e
 km_status km_sock_recv(int fd, char *buf, size_t cap, int64_t deadline_ms, size_t *got,
                        km_error *err);
 int64_t km_now_ms(void);
+/* CLOCK_MONOTONIC in nanoseconds (hit time stamps). */
+uint64_t km_now_ns(void);
+/* Sleep ms milliseconds (nothing if ms <= 0); a signal may end it early. */
+void km_sleep_ms(int ms);
 
 #endif /* KTMON_QEMU_SOCK_H */

@@ -34,8 +34,12 @@ KM_API void km_qmp_close(km_qmp *q);
 
 /* Execute one command (a complete JSON object text, e.g.
  * {"execute":"stop"}); events that arrive meanwhile are skipped.  On success
- * the JSON text of the "return" value is copied to out (NUL-terminated).
- * An {"error":...} reply is KM_ERR_PROTOCOL with its description in out. */
+ * the JSON text of the "return" value is copied to out (NUL-terminated);
+ * KM_ERR_CAPACITY (out untouched) if it does not fit in cap.  A reply line
+ * that is not one whole JSON object is KM_ERR_PROTOCOL.  An {"error":...}
+ * reply is KM_ERR_PROTOCOL with its description in out (NUL-terminated, cut
+ * to cap).  KM_ERR_TIMEOUT closes the connection (a late reply would be read
+ * as the next command's): later calls return KM_ERR_STATE. */
 KM_API km_status km_qmp_execute(km_qmp *q, const char *cmd, char *out, size_t cap, km_error *err);
 
 /* human-monitor-command; cpu < 0 means QEMU's current CPU.  out receives
@@ -45,7 +49,8 @@ KM_API km_status km_qmp_hmp(km_qmp *q, const char *command_line, int cpu, char *
 
 KM_API km_status km_qmp_stop(km_qmp *q, km_error *err);
 KM_API km_status km_qmp_cont(km_qmp *q, km_error *err);
-/* *running: the VM executes guest code; status (may be NULL) gets QEMU's status word. */
+/* *running: the VM executes guest code; status (may be NULL) gets QEMU's
+ * status word (KM_ERR_CAPACITY, status "", if it does not fit in cap). */
 KM_API km_status km_qmp_query_status(km_qmp *q, bool *running, char *status, size_t cap,
                                      km_error *err);
 
@@ -73,7 +78,9 @@ KM_API km_status km_qemu_parse_x86_regs(const char *text, uint64_t *cr3, uint64_
 
 /* Find the value of key `key` at the top level of the JSON object text
  * [json, json+len): *val and *vlen span the raw value (strings keep their
- * quotes).  KM_ERR_NO_SYMBOL if absent, KM_ERR_BAD_DATA if malformed. */
+ * quotes).  KM_ERR_NO_SYMBOL if absent, KM_ERR_BAD_DATA if the object is
+ * malformed or cut short (even after the key) or is followed by more than
+ * white space. */
 KM_API km_status km_json_find(const char *json, size_t len, const char *key, const char **val,
                               size_t *vlen);
 /* Unescape a JSON string token (with its quotes) into out (NUL-terminated). */
@@ -123,7 +130,9 @@ KM_API km_status km_gdb_connect(km_gdb *g, const char *host, uint16_t port, int 
 KM_API km_status km_gdb_detach(km_gdb *g, bool resume, km_error *err);
 KM_API void km_gdb_close(km_gdb *g);
 
-/* Send a command, receive its reply payload into g->pkt. */
+/* Send a command, receive its reply payload into g->pkt.  KM_ERR_TIMEOUT
+ * closes the connection (a late reply would be read as the next command's):
+ * later commands and km_gdb_wait_stop return KM_ERR_STATE. */
 KM_API km_status km_gdb_command(km_gdb *g, const char *cmd, km_error *err);
 /* Load the register list from the target description (qXfer features). */
 KM_API km_status km_gdb_load_regs(km_gdb *g, km_error *err);
