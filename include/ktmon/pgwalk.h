@@ -132,7 +132,12 @@ KM_API km_status km_pgwalk_walk(const km_mem *m, const km_pgwalk_cfg *cfg, uint6
 
 /* ---------------------------------------------------------------- translation cache */
 
-#define KM_TLB_ENTRIES 256u /* direct-mapped, power of two */
+/* Set-associative: KM_TLB_SETS sets of KM_TLB_WAYS entries.  A direct-mapped
+ * table of the same size lost a quarter of a 256-page hot set to collisions
+ * (random KASLR pages); four ways keep nearly all of it. */
+#define KM_TLB_WAYS 4u
+#define KM_TLB_SETS 256u
+#define KM_TLB_ENTRIES (KM_TLB_WAYS * KM_TLB_SETS)
 
 typedef struct km_tlb_entry {
     uint64_t vpage;      /* va >> page_shift */
@@ -145,7 +150,8 @@ typedef struct km_tlb_entry {
 } km_tlb_entry;
 
 typedef struct km_tlb {
-    km_tlb_entry e[KM_TLB_ENTRIES];
+    km_tlb_entry e[KM_TLB_ENTRIES];  /* set s holds e[s * KM_TLB_WAYS .. + KM_TLB_WAYS - 1] */
+    uint32_t victim[KM_TLB_SETS];    /* next way to replace in each set (round robin) */
     uint64_t hits;
     uint64_t misses;
 } km_tlb;

@@ -142,6 +142,12 @@ km_status km_pgwalk_walk(const km_mem *m, const km_pgwalk_cfg *cfg, uint64_t va,
 void km_tlb_init(km_tlb *t)
 {
     km_tlb_invalidate(t);
+    /*@ loop invariant 0 <= i <= KM_TLB_SETS;
+        loop assigns i, t->victim[0 .. KM_TLB_SETS - 1];
+        loop variant KM_TLB_SETS - i; */
+    for (uint32_t i = 0u; i < KM_TLB_SETS; i++) {
+        t->victim[i] = 0u;
+    }
     t->hits = 0u;
     t->misses = 0u;
 }
@@ -163,15 +169,37 @@ void km_tlb_invalidate(km_tlb *t)
     }
 }
 
+/* The set of a virtual page: its low bits folded with the next two bytes, so
+ * that pages 2^8 or 2^16 apart (common in the direct map) do not all collide. */
+/*@ assigns \nothing;
+    ensures 0 <= \result < KM_TLB_SETS; */
+static uint32_t km_tlb_set(uint64_t vpage)
+{
+    return (uint32_t)((vpage ^ (vpage >> 8) ^ (vpage >> 16)) % KM_TLB_SETS);
+}
+
 km_status km_pgwalk_translate_cached(const km_mem *m, const km_pgwalk_cfg *cfg, km_tlb *t,
                                      uint64_t va, km_pgwalk_result *res)
 {
     km_status st = KM_OK;
     uint32_t shift = cfg->page_shift;
     uint64_t vpage = va >> shift;
-    km_tlb_entry *e = &t->e[vpage & (uint64_t)(KM_TLB_ENTRIES - 1u)];
-    if ((e->valid != 0u) && (e->vpage == vpage) && (e->root_pa == cfg->root_pa) &&
-        (e->mode_key == cfg->mode_key) && (e->page_size >= 4096u) && (e->ppage < (UINT64_C(1) << 52))) {
+    uint32_t set = km_tlb_set(vpage);
+    uint32_t base = set * KM_TLB_WAYS;
+    uint32_t hit = KM_TLB_WAYS;
+    /*@ loop invariant 0 <= w <= KM_TLB_WAYS;
+        loop invariant hit == KM_TLB_WAYS || hit < w;
+        loop assigns w, hit;
+        loop variant KM_TLB_WAYS - w; */
+    for (uint32_t w = 0u; (w < KM_TLB_WAYS) && (hit == KM_TLB_WAYS); w++) {
+        const km_tlb_entry *c = &t->e[base + w];
+        if ((c->valid != 0u) && (c->vpage == vpage) && (c->root_pa == cfg->root_pa) &&
+            (c->mode_key == cfg->mode_key) && (c->page_size >= 4096u) && (c->ppage < (UINT64_C(1) << (52u - shift)))) {
+            hit = w;
+        }
+    }
+    if (hit < KM_TLB_WAYS) {
+        const km_tlb_entry *e = &t->e[base + hit];
         res->pa = (e->ppage << shift) | (va & ((UINT64_C(1) << shift) - 1u));
         res->page_size = e->page_size;
         res->level = e->level;
@@ -185,6 +213,9 @@ km_status km_pgwalk_translate_cached(const km_mem *m, const km_pgwalk_cfg *cfg, 
             t->misses++;
         }
         if (st == KM_OK) {
+            uint32_t way = t->victim[set] % KM_TLB_WAYS;
+            km_tlb_entry *e = &t->e[base + way];
+            t->victim[set] = (way + 1u) % KM_TLB_WAYS;
             e->vpage = vpage;
             e->root_pa = cfg->root_pa;
             e->mode_key = cfg->mode_key;

@@ -8,13 +8,13 @@
  * implement.  Descriptors: bit 0 valid; bit 1 table (levels 0-2) or page
  * (level 3; 0 there is reserved); blocks are legal at levels 1-2 with 4K and
  * level 2 with 16K/64K.  With 64K pages and a 52-bit output size, OA[51:48]
- * sits in descriptor bits 15:12 and TTBR bits 5:2. */
+ * sits in descriptor bits 15:12 and TTBR bits 5:2.  A table or output address
+ * wider than IPS is an Address size fault (KM_ERR_BAD_DESCRIPTOR). */
 #include "pgwalk_arch.h"
 
 #define KM_A64_VALID UINT64_C(1)
 #define KM_A64_TABLE_OR_PAGE (UINT64_C(2))
 #define KM_A64_TG1_16K 1u
-#define KM_A64_TG1_4K 2u
 #define KM_A64_TG1_64K 3u
 #define KM_A64_MIN_VA_BITS 25u
 #define KM_A64_MAX_VA_BITS_4K16K 48u
@@ -126,7 +126,10 @@ km_status km_pgwalk_cfg_aarch64(uint64_t ttbr1, uint64_t tcr, km_pgwalk_cfg *out
                     uint32_t lvl = first + s;
                     uint32_t vshift = shift + (stride * (3u - lvl));
                     /* The top table indexes only the VA bits left over. */
-                    uint32_t bits = (s == 0u) ? (va_bits - vshift) : stride;
+                    uint32_t bits = stride;
+                    if (s == 0u) {
+                        bits = va_bits - vshift;
+                    }
                     out->steps[s].level = (int32_t)lvl;
                     out->steps[s].va_shift = vshift;
                     out->steps[s].idx_bits = bits;
@@ -177,6 +180,11 @@ km_desc_kind km_pgwalk_aarch64_decode(const km_pgwalk_cfg *cfg, uint32_t step, u
         kind = KM_DESC_LEAF;
     } else {
         kind = KM_DESC_BAD; /* block descriptor at a level that has none */
+    }
+    /* An output address beyond the IPS size is an Address size fault: the
+     * walk stops there instead of following (or reporting) it. */
+    if (((kind == KM_DESC_TABLE) || (kind == KM_DESC_LEAF)) && ((*addr >> cfg->oa_bits) != 0u)) {
+        kind = KM_DESC_BAD;
     }
     return kind;
 }

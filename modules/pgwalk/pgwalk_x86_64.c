@@ -18,12 +18,17 @@ km_status km_pgwalk_cfg_x86_64(uint64_t cr3, bool la57, km_pgwalk_cfg *out)
     if (root == 0u) {
         st = KM_ERR_BAD_REGISTERS;
     } else {
-        uint32_t levels = la57 ? 5u : 4u;
+        uint32_t levels = 4u;
+        uint32_t va_bits = 48u;
+        if (la57) {
+            levels = 5u;
+            va_bits = 57u;
+        }
         out->arch = KM_ARCH_X86_64;
         out->root_pa = root;
         out->levels = levels;
         out->page_shift = 12u;
-        out->va_bits = la57 ? 57u : 48u;
+        out->va_bits = va_bits;
         out->oa_bits = 52u;
         /*@ loop invariant 0 <= s <= KM_PGWALK_MAX_LEVELS;
             loop invariant \forall integer k; 0 <= k < s && k < levels ==>
@@ -45,7 +50,8 @@ km_status km_pgwalk_cfg_x86_64(uint64_t cr3, bool la57, km_pgwalk_cfg *out)
                 out->steps[s].block_ok = false;
             }
         }
-        out->mode_key = (uint64_t)KM_ARCH_X86_64 | ((uint64_t)levels << 8) | (UINT64_C(12) << 16) |
+        /* KM_ARCH_X86_64 is 0: the arch byte of the key is zero. */
+        out->mode_key = ((uint64_t)levels << 8) | (UINT64_C(12) << 16) |
                         ((uint64_t)out->va_bits << 24) | (UINT64_C(52) << 32);
     }
     return st;

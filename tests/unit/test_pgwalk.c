@@ -416,3 +416,86 @@ Test(pgwalk_cache, failures_are_not_cached_and_roots_are_keys)
     cr_assert_eq(tlb.hits, 0u);
     cr_assert_eq(tlb.misses, 3u);
 }
+
+/* The set function of modules/pgwalk/pgwalk.c (km_tlb_set), restated to build colliding pages. */
+static uint32_t tlb_set(uint64_t vpage)
+{
+    return (uint32_t)((vpage ^ (vpage >> 8) ^ (vpage >> 16)) % KM_TLB_SETS);
+}
+
+Test(pgwalk_cache, four_ways_a_set_and_round_robin_replacement)
+{
+    km_pgwalk_cfg cfg;
+    km_pgwalk_result r;
+    static km_tlb tlb;
+    x86_map_4k(false);
+    /* a 1 GiB page: 2^18 translatable 4K pages, plenty that share a set */
+    set_entry(0x3000, idx9(KVA, 30), 0x80000000u | P | PS);
+    km_tlb_init(&tlb);
+    cr_assert_eq(km_pgwalk_cfg_x86_64(0x2000u, false, &cfg), KM_OK);
+    const uint64_t base = KVA & ~0x3fffffffull;
+    const uint32_t want = tlb_set(base >> 12);
+    uint64_t va[KM_TLB_WAYS + 1u];
+    uint32_t n = 0;
+    for (uint64_t p = 0; (p < (1u << 18)) && (n < KM_TLB_WAYS + 1u); p++) {
+        if (tlb_set((base >> 12) + p) == want) {
+            va[n++] = base + (p << 12) + 0x123u;
+        }
+    }
+    cr_assert_eq(n, KM_TLB_WAYS + 1u);
+    for (uint32_t i = 0; i < KM_TLB_WAYS; i++) {
+        cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, va[i], &r), KM_OK);
+    }
+    cr_assert_eq(tlb.misses, KM_TLB_WAYS);
+    /* all four stay cached: one set holds four pages */
+    for (uint32_t i = 0; i < KM_TLB_WAYS; i++) {
+        cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, va[i], &r), KM_OK);
+        cr_assert_eq(r.pa, 0x80000000u + (va[i] & 0x3fffffffu));
+        cr_assert_eq(r.page_size, 1u << 30);
+        cr_assert_eq(r.level, 3);
+    }
+    cr_assert_eq(tlb.hits, KM_TLB_WAYS);
+    /* a fifth page of the set replaces the oldest (va[0]); the others still hit */
+    cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, va[KM_TLB_WAYS], &r), KM_OK);
+    cr_assert_eq(tlb.misses, KM_TLB_WAYS + 1u);
+    for (uint32_t i = 1; i <= KM_TLB_WAYS; i++) {
+        cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, va[i], &r), KM_OK);
+    }
+    cr_assert_eq(tlb.hits, 2u * KM_TLB_WAYS);
+    cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, va[0], &r), KM_OK);
+    cr_assert_eq(tlb.misses, KM_TLB_WAYS + 2u, "the evicted page is walked again");
+    cr_assert_eq(r.pa, 0x80000000u + (va[0] & 0x3fffffffu));
+}
+
+/* Found by fuzz_pgwalk: an output address wider than TCR_EL1.IPS is an Address
+ * size fault, not a table to follow or a page to report. */
+Test(pgwalk_a64, output_address_beyond_ips_is_a_bad_descriptor)
+{
+    const uint64_t va = 0xffffff8000123000ull;
+    km_pgwalk_cfg cfg;
+    km_pgwalk_result r = {.pa = 0xdead};
+    km_pgwalk_trace tr;
+    ram_at(A64_BASE);
+    uint64_t l1 = A64_BASE + 0x1000, l2 = A64_BASE + 0x2000, l3 = A64_BASE + 0x3000;
+    set_entry(l1, idx(va, 30, 9), l2 | D_TABLE);
+    set_entry(l2, idx(va, 21, 9), l3 | D_TABLE);
+    /* IPS = 0b010: 40-bit output; the page at 2^40 + 0x7000 is one bit too wide */
+    set_entry(l3, idx(va, 12, 9), ((1ull << 40) + 0x7000) | D_TABLE | D_AF);
+    cr_assert_eq(km_pgwalk_cfg_aarch64(l1, tcr(25, 2, 2), &cfg), KM_OK);
+    cr_assert_eq(cfg.oa_bits, 40u);
+    cr_assert_eq(km_pgwalk_walk(&mem, &cfg, va, &r, &tr), KM_ERR_BAD_DESCRIPTOR);
+    cr_assert_eq(tr.fault_level, 3);
+    cr_assert_eq(tr.fault_addr, l3 + 8u * idx(va, 12, 9));
+    cr_assert_eq(r.pa, 0xdeadu);
+    /* the same page with IPS = 0b101 (48 bits) is fine */
+    cr_assert_eq(km_pgwalk_cfg_aarch64(l1, tcr(25, 2, 5), &cfg), KM_OK);
+    cr_assert_eq(km_pgwalk_walk(&mem, &cfg, va, &r, NULL), KM_OK);
+    cr_assert_eq(r.pa, (1ull << 40) + 0x7000);
+    /* a table address beyond IPS stops the walk at the entry that holds it (the
+     * low 40 bits alone would be the next table, inside RAM) */
+    set_entry(l2, idx(va, 21, 9), ((1ull << 41) | l3) | D_TABLE);
+    cr_assert_eq(km_pgwalk_cfg_aarch64(l1, tcr(25, 2, 2), &cfg), KM_OK);
+    cr_assert_eq(km_pgwalk_walk(&mem, &cfg, va, &r, &tr), KM_ERR_BAD_DESCRIPTOR);
+    cr_assert_eq(tr.fault_level, 2);
+    cr_assert_eq(tr.n, 2u);
+}
