@@ -17,9 +17,11 @@ mkdir -p "$cache"
 fail=0
 total_goals=0
 
-for wp in verify/wp/*.wp; do
+# One harness: prints its result line (and the unproved goals) into $out/wp-NAME.result and
+# exits non-zero unless every goal is proved.
+run_wp() {
+  local wp=$1 name log start rc secs line proved goals
   name=$(basename "$wp" .wp)
-  if [ -n "${VERIFY_ONLY:-}" ] && [ "$VERIFY_ONLY" != "$name" ]; then continue; fi
   FILES=""; INCLUDES=""; ARGS=""
   # shellcheck disable=SC1090
   . "$wp"
@@ -28,7 +30,7 @@ for wp in verify/wp/*.wp; do
   set +e
   # shellcheck disable=SC2086
   frama-c -c11 -cpp-extra-args="-Iinclude -I. $INCLUDES" \
-    -wp -wp-rte -wp-par "${WP_PAR:-2}" -wp-timeout "${WP_TIMEOUT:-20}" -wp-prover z3,cvc4 \
+    -wp -wp-rte -wp-par "$WP_PAR" -wp-timeout "${WP_TIMEOUT:-20}" -wp-prover z3,cvc4 \
     -wp-cache update -wp-cache-dir "$cache" \
     -warn-unsigned-overflow -warn-unsigned-downcast $ARGS $FILES \
     -then -report-classify -report-unclassified-unknown ERROR > "$log" 2>&1
@@ -38,13 +40,45 @@ for wp in verify/wp/*.wp; do
   line=$(grep -E 'Proved goals: +[0-9]+ / [0-9]+' "$log" | tail -n 1 || true)
   proved=$(echo "$line" | sed -E 's/.*Proved goals: +([0-9]+) \/ ([0-9]+).*/\1/')
   goals=$(echo "$line" | sed -E 's/.*Proved goals: +([0-9]+) \/ ([0-9]+).*/\2/')
-  if [ "$rc" -ne 0 ] || [ -z "$line" ] || [ "$proved" != "$goals" ] || [ "$goals" -eq 0 ]; then
-    echo "wp $name: FAILED (${proved:-?}/${goals:-?} goals, exit $rc, ${secs}s; log $log)"
-    grep -E '^\[wp\] \[(Failed|Timeout|Unknown)|ERROR|Error|error:' "$log" | head -n 30 || true
-    fail=1
+  if [ "$rc" -ne 0 ] || [ -z "$line" ] || [ "$proved" != "$goals" ] || [ "${goals:-0}" -eq 0 ]; then
+    { echo "wp $name: FAILED (${proved:-?}/${goals:-?} goals, exit $rc, ${secs}s; log $log)"
+      grep -E '^\[wp\] \[(Failed|Timeout|Unknown)|ERROR|Error|error:' "$log" | head -n 30 || true
+    } > "$out/wp-$name.result"
+    return 1
+  fi
+  echo "wp $name: $proved/$goals goals proved (${secs}s)" > "$out/wp-$name.result"
+  echo "$goals" > "$out/wp-$name.goals"
+}
+
+# Harnesses run VERIFY_JOBS at a time (default 2).  With a warm proof cache nearly all the time
+# is WP's own goal generation and simplification (Qed), single-threaded per frama-c process, so
+# two processes use both cores; each gets WP_PAR prover processes (default 1 when running two).
+jobs=${VERIFY_JOBS:-2}
+WP_PAR=${WP_PAR:-$(( jobs > 1 ? 1 : 2 ))}
+harnesses=()
+for wp in verify/wp/*.wp; do
+  name=$(basename "$wp" .wp)
+  if [ -n "${VERIFY_ONLY:-}" ] && [ "$VERIFY_ONLY" != "$name" ]; then continue; fi
+  rm -f "$out/wp-$name.result" "$out/wp-$name.goals"
+  harnesses+=("$wp")
+done
+running=0
+for wp in "${harnesses[@]}"; do
+  run_wp "$wp" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+for wp in "${harnesses[@]}"; do
+  name=$(basename "$wp" .wp)
+  if [ -f "$out/wp-$name.result" ]; then cat "$out/wp-$name.result"; else echo "wp $name: FAILED (no result)"; fi
+  if [ -f "$out/wp-$name.goals" ]; then
+    total_goals=$((total_goals + $(cat "$out/wp-$name.goals")))
   else
-    echo "wp $name: $proved/$goals goals proved (${secs}s)"
-    total_goals=$((total_goals + goals))
+    fail=1
   fi
 done
 
