@@ -459,6 +459,34 @@ static km_status km_kop_rd_value(km_kop_rd *r, bool write, km_kop_value *v, km_k
     return st;
 }
 
+/* The request's tag bytes (tag_len <= KM_KOP_TAG_MAX), copied right after the cursor took them. */
+/*@ requires \valid(q) && tag_len <= KM_KOP_TAG_MAX;
+    requires \valid_read(tag + (0 .. tag_len - 1)) && \separated(q, tag + (0 .. tag_len - 1));
+    assigns q->tag[0 .. KM_KOP_TAG_MAX - 1]; */
+static void km_kop_put_tag(km_kop_request *q, const uint8_t *tag, uint32_t tag_len)
+{
+    /*@ loop invariant 0 <= i <= tag_len;
+        loop assigns i, q->tag[0 .. KM_KOP_TAG_MAX - 1];
+        loop variant tag_len - i; */
+    for (uint32_t i = 0u; i < tag_len; i++) {
+        q->tag[i] = tag[i];
+    }
+}
+
+/* The request header fields from validated values (mode, dir <= 1; tag_len <= KM_KOP_TAG_MAX). */
+/*@ requires \valid(q) && mode <= 1 && dir <= 1 && tag_len <= KM_KOP_TAG_MAX;
+    assigns q->request_id, q->mode, q->dir, q->tag_len;
+    ensures q->tag_len == tag_len;
+    ensures q->mode == KM_KOP_HOT || q->mode == KM_KOP_COLD;
+    ensures q->dir == KM_KOP_WRITE || q->dir == KM_KOP_READ; */
+static void km_kop_put_header(km_kop_request *q, uint64_t id, uint8_t mode, uint8_t dir, uint32_t tag_len)
+{
+    q->request_id = id;
+    q->mode = (mode == 1u) ? KM_KOP_COLD : KM_KOP_HOT;
+    q->dir = (dir == 1u) ? KM_KOP_READ : KM_KOP_WRITE;
+    q->tag_len = tag_len;
+}
+
 /*@ predicate km_req_sep(km_kop_request *q, km_kop_rd *r, km_kop_wire_error *e) =
         q == \null || (\valid(q) && \separated(q, r, e) && \separated(q, r->buf + (0 .. r->len - 1))); */
 
@@ -500,6 +528,9 @@ static km_status km_kop_parse_request(km_kop_rd *r, km_kop_request *q, km_kop_wi
     if (st == KM_OK) {
         st = km_kop_take(r, tag_len, &tag_at, e, KM_NO_INDEX);
     }
+    if ((st == KM_OK) && (q != NULL)) {
+        km_kop_put_tag(q, &r->buf[tag_at], tag_len);
+    }
     if (st == KM_OK) {
         st = km_kop_rd_u16(r, &count, e, KM_NO_INDEX);
     }
@@ -507,42 +538,40 @@ static km_status km_kop_parse_request(km_kop_rd *r, km_kop_request *q, km_kop_wi
         st = km_kop_wfail(e, KM_KOP_W_TOO_MANY, r->pos, KM_NO_INDEX);
     }
     if ((st == KM_OK) && (q != NULL)) {
-        q->request_id = id;
-        q->mode = (mode == 1u) ? KM_KOP_COLD : KM_KOP_HOT;
-        q->dir = (dir == 1u) ? KM_KOP_READ : KM_KOP_WRITE;
-        q->tag_len = tag_len;
         q->count = 0u;
-        /*@ loop invariant 0 <= i <= tag_len;
-            loop assigns i, q->tag[0 .. KM_KOP_TAG_MAX - 1];
-            loop variant tag_len - i; */
-        for (uint32_t i = 0u; i < tag_len; i++) {
-            q->tag[i] = r->buf[tag_at + i];
-        }
     }
     /*@ loop invariant 0 <= i <= count;
         loop invariant km_rd_ok(r);
         loop invariant st == KM_OK || st == KM_ERR_BAD_DATA;
         loop invariant st == KM_OK ==> count <= KM_KOP_MAX_ENTRIES;
+        loop invariant st == KM_OK ==> mode <= 1 && dir <= 1 && tag_len <= KM_KOP_TAG_MAX;
         loop invariant q != \null && st == KM_OK ==> q->count == i;
-        loop invariant q != \null && st == KM_OK ==> q->tag_len <= KM_KOP_TAG_MAX;
-        loop invariant q != \null && st == KM_OK ==> (q->mode == KM_KOP_HOT || q->mode == KM_KOP_COLD);
-        loop invariant q != \null && st == KM_OK ==> (q->dir == KM_KOP_WRITE || q->dir == KM_KOP_READ);
-        loop assigns i, st, r->pos, *e, *q;
+        loop assigns i, st, r->pos, *e, q->entries[0 .. KM_KOP_MAX_ENTRIES - 1], q->count;
         loop variant count - i; */
     for (uint32_t i = 0u; (st == KM_OK) && (i < count); i++) {
-        /* decoded into a local first: the request changes only by the one entry store below */
-        km_kop_entry ent;
-        st = km_kop_rd_target(r, &ent.target, e, i);
+        /* decoded in place (validated only when q is NULL): no struct copy, so the proof
+         * needs nothing about the entry beyond the two callees' contracts */
+        km_kop_target *t = NULL;
+        km_kop_value *v = NULL;
+        if (q != NULL) {
+            t = &q->entries[i].target;
+            v = &q->entries[i].value;
+        }
+        st = km_kop_rd_target(r, t, e, i);
         if (st == KM_OK) {
-            st = km_kop_rd_value(r, dir == 0u, &ent.value, e, i);
+            st = km_kop_rd_value(r, dir == 0u, v, e, i);
         }
         if ((st == KM_OK) && (q != NULL)) {
-            q->entries[i] = ent;
             q->count = i + 1u;
         }
     }
     if ((st == KM_OK) && (r->pos != r->len)) {
         st = km_kop_wfail(e, KM_KOP_W_PAYLOAD_TRAILING, r->pos, KM_NO_INDEX);
+    }
+    /* The header fields last, from the validated locals: the entry loop above then needs no
+     * invariant about them. */
+    if ((st == KM_OK) && (q != NULL)) {
+        km_kop_put_header(q, id, mode, dir, tag_len);
     }
     return st;
 }
@@ -763,13 +792,17 @@ static km_status km_kop_parse_reply(km_kop_rd *r, km_kop_reply *q, uint8_t *data
         loop invariant used <= data_cap;
         loop invariant st == KM_OK || st == KM_ERR_BAD_DATA || st == KM_ERR_CAPACITY;
         loop invariant q != \null && st == KM_OK ==> q->nreads == i && q->data_len == used;
-        loop assigns i, st, used, r->pos, *e, *q, data[0 .. data_cap - 1];
+        loop assigns i, st, used, r->pos, *e, q->reads[0 .. KM_KOP_MAX_ENTRIES - 1], q->nreads, q->data_len,
+                     data[0 .. data_cap - 1];
         loop variant nreads - i; */
     for (uint32_t i = 0u; (st == KM_OK) && (i < nreads); i++) {
-        km_kop_read rd = {0u, KM_KOP_V_U32, 0u, 0u, 0u, 0u, 0u};
-        st = km_kop_rd_read(r, h.completed, (q != NULL) ? &rd : NULL, data, data_cap, &used, e, i);
+        /* decoded in place (validated only when q is NULL), as in km_kop_parse_request */
+        km_kop_read *rd = NULL;
+        if (q != NULL) {
+            rd = &q->reads[i];
+        }
+        st = km_kop_rd_read(r, h.completed, rd, data, data_cap, &used, e, i);
         if ((st == KM_OK) && (q != NULL)) {
-            q->reads[i] = rd;
             q->nreads = i + 1u;
             q->data_len = used;
         }
