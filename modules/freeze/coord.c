@@ -342,6 +342,7 @@ km_status km_coord_on_hit(km_coord *c, const km_hal_hit *hit)
     km_error err;
     uint64_t t_frozen = km_coord_now_ns();
     (void)c->hal.ops->complete_hit(c->hal.ctx, hit, &err);
+    km_gk_invalidate(c->gk); /* stopped at the store: translate against the page tables of now */
     c->hits++;
     if ((hit->slot == 0u) && (c->slot0_kva != 0u)) {
         uint32_t kind = 0u;

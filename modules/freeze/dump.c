@@ -270,6 +270,10 @@ km_status km_coord_write_dump(km_coord *c, const char *trigger, uint32_t slot, u
     struct tm tmv;
     char stamp[32];
     FILE *f = NULL;
+    /* The VM is frozen now, but it ran since the translations were cached: vmalloc'd objects
+     * (BPF maps, per-CPU chunks) may have been freed and their pages remapped.  Walk the frozen
+     * page tables afresh. */
+    km_gk_invalidate(c->gk);
     (void)clock_gettime(CLOCK_REALTIME, &wall);
     (void)gmtime_r(&wall.tv_sec, &tmv);
     (void)strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tmv);
