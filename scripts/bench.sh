@@ -28,6 +28,31 @@ if [ "$(id -u)" -eq 0 ]; then
   s=$(date +%s%N); nm "$vmlinux" > /dev/null; e=$(date +%s%N)
   echo "nm_cold $(( (e - s) / 1000000 )) ms" | tee -a "$raw"
 fi
+# the same kernel's 412 MB vmlinux with DWARF (what the -dbg package installs), extracted once from
+# the package the rig downloaded; symbols + BTF and nm, warm (third run) and cold
+deb=$(ls "$C"/apt/dl/linux-image-*-cloud-amd64-dbg_*_amd64.deb 2>/dev/null | head -n 1 || true)
+dwarf=$C/dwarf/vmlinux-dwarf
+if [ ! -s "$dwarf" ] && [ -n "$deb" ]; then
+  mkdir -p "$C/dwarf"
+  member=$(dpkg-deb -c "$deb" | awk '$1 ~ /^-/ && $NF ~ /\/vmlinux$/ {print $NF; exit}')
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO "$member" > "$dwarf.tmp" && mv "$dwarf.tmp" "$dwarf"
+fi
+if [ -s "$dwarf" ]; then
+  echo "dwarf_vmlinux_size $(( $(stat -c %s "$dwarf") / 1000000 )) MB" | tee -a "$raw"
+  for i in 1 2 3; do "$bin" load-only "$dwarf" dwarf_warm > "$out/dwarf.txt"; done
+  tee -a "$raw" < "$out/dwarf.txt"
+  for i in 1 2 3; do s=$(date +%s%N); nm "$dwarf" > /dev/null; e=$(date +%s%N); done
+  echo "nm_dwarf_warm $(( (e - s) / 1000000 )) ms" | tee -a "$raw"
+  if [ "$(id -u)" -eq 0 ]; then
+    sync; echo 3 > /proc/sys/vm/drop_caches
+    "$bin" load-only "$dwarf" dwarf_cold | tee -a "$raw"
+    sync; echo 3 > /proc/sys/vm/drop_caches
+    s=$(date +%s%N); nm "$dwarf" > /dev/null; e=$(date +%s%N)
+    echo "nm_dwarf_cold $(( (e - s) / 1000000 )) ms" | tee -a "$raw"
+  fi
+else
+  echo "# no -dbg package in the cache (run make guest): the DWARF vmlinux rows are left out" | tee -a "$raw"
+fi
 # live QEMU numbers
 /usr/bin/python3 scripts/bench_image.py live "$bin" | tee -a "$raw"
 /usr/bin/python3 scripts/bench_table.py "$raw" "$out/results.json"

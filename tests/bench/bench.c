@@ -251,7 +251,7 @@ int main(int argc, char **argv)
     if ((argc == 6) && (strcmp(argv[1], "live-hit") == 0)) {
         return live_hit(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0), atoi(argv[5]));
     }
-    if ((argc == 3) && (strcmp(argv[1], "load-only") == 0)) {
+    if (((argc == 3) || (argc == 4)) && (strcmp(argv[1], "load-only") == 0)) {
         km_ksym ks;
         km_btf b;
         km_ksym_error ke;
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
         if (km_ksym_load_elf(&ks, argv[2], NULL, &ke) != KM_OK) die("ksym");
         km_btf_init(&b);
         if (km_btf_load_file(&b, argv[2], NULL, &be) != KM_OK) die("btf");
-        printf("load_symbols_btf_cold %.1f ms\n", (now_ns() - t0) / 1e6);
+        printf("load_symbols_btf_%s %.1f ms\n", (argc == 4) ? argv[3] : "cold", (now_ns() - t0) / 1e6);
         return 0;
     }
     if (argc < 3) die("usage: ktmon-bench IMAGE_DIR VMLINUX | live QMP GDBPORT | live-hit QMP GDBPORT KVA N");
