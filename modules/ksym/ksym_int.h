@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include "ktmon/ksym.h"
 
 /* Zero bytes after the last name in a names buffer (km_ksym_hash_padded
@@ -68,6 +70,11 @@ typedef struct km_ksym_raw {
  * one NUL, followed by KM_KSYM_NAME_PAD zero bytes. */
 km_status km_ksym_build(km_ksym *t, km_ksym_raw *raw, char *names, size_t names_len,
                         km_ksym_error *err);
+
+/* Start of a loader: clears *err, checks the arguments (KM_ERR_INVALID_ARG), empties *t, opens
+ * path read-only and fstat()s it (KM_ERR_IO with errno).  On KM_OK *fd is open (the caller
+ * closes it) and *sb describes it; otherwise *fd is -1.  ksym_load.c. */
+km_status km_ksym_open_input(km_ksym *t, const char *path, int *fd, struct stat *sb, km_ksym_error *err);
 
 /* Record an error (err may be NULL); returns s.  Inline so that static
  * analysers see that it returns its status argument. */

@@ -7,8 +7,11 @@
  * A comparison sort of 229k names took ~75 ms (TOOLCHAIN.md); these take a
  * few milliseconds and never compare strings.  Runs at load time only;
  * allocates the table and two temporary arrays. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ksym_int.h"
 
@@ -167,4 +170,33 @@ void km_ksym_fini(km_ksym *t)
         free(t->names);
         km_ksym_init(t);
     }
+}
+
+km_status km_ksym_open_input(km_ksym *t, const char *path, int *fd, struct stat *sb, km_ksym_error *err)
+{
+    km_status st = KM_OK;
+    *fd = -1;
+    (void)km_ksym_fail(err, KM_OK, KM_KSYM_R_NONE, 0, 0u, 0u);
+    if (t == NULL) {
+        st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
+    } else {
+        km_ksym_init(t);
+        if (path == NULL) {
+            st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
+        }
+    }
+    if (st == KM_OK) {
+        int f = open(path, O_RDONLY | O_CLOEXEC);
+        int open_errno = errno;
+        if (f < 0) {
+            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)open_errno, 0u, 0u);
+        } else if (fstat(f, sb) != 0) {
+            int fstat_errno = errno;
+            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)fstat_errno, 0u, 0u);
+            (void)close(f);
+        } else {
+            *fd = f;
+        }
+    }
+    return st;
 }

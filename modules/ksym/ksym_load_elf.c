@@ -414,31 +414,11 @@ km_status km_ksym_load_elf_buffer(km_ksym *t, const uint8_t *buf, size_t len,
 km_status km_ksym_load_elf(km_ksym *t, const char *path, const km_ksym_opts *opts,
                            km_ksym_error *err)
 {
-    km_status st = KM_OK;
-    (void)km_ksym_fail(err, KM_OK, KM_KSYM_R_NONE, 0, 0u, 0u);
-    if (t == NULL) {
-        st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
-    } else {
-        km_ksym_init(t);
-        if (path == NULL) {
-            st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
-        }
-    }
+    int fd = -1;
+    struct stat sb;
+    km_status st = km_ksym_open_input(t, path, &fd, &sb, err);
     if (st == KM_OK) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        int open_errno = errno;
-        struct stat sb;
-        int fstat_rc = -1;
-        int fstat_errno = 0;
-        if (fd >= 0) {
-            fstat_rc = fstat(fd, &sb);
-            fstat_errno = errno;
-        }
-        if (fd < 0) {
-            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)open_errno, 0u, 0u);
-        } else if (fstat_rc != 0) {
-            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)fstat_errno, 0u, 0u);
-        } else if (!S_ISREG(sb.st_mode) || (sb.st_size < (off_t)EI_NIDENT)) {
+        if (!S_ISREG(sb.st_mode) || (sb.st_size < (off_t)EI_NIDENT)) {
             st = km_ksym_fail(err, KM_ERR_BAD_DATA, KM_KSYM_R_NOT_ELF, 0, 0u, 0u);
         } else if (elf_version(EV_CURRENT) == EV_NONE) {
             st = km_ksym_elf_error(err, KM_KSYM_R_ELF_CORRUPT, 0u);
@@ -449,9 +429,7 @@ km_status km_ksym_load_elf(km_ksym *t, const char *path, const km_ksym_opts *opt
                 (void)elf_end(e);
             }
         }
-        if (fd >= 0) {
-            (void)close(fd);
-        }
+        (void)close(fd);
     }
     return st;
 }

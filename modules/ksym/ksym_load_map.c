@@ -115,33 +115,13 @@ km_status km_ksym_load_system_map_buffer(km_ksym *t, const char *text, size_t le
 
 km_status km_ksym_load_system_map(km_ksym *t, const char *path, km_ksym_error *err)
 {
-    km_status st = KM_OK;
     char *buf = NULL;
     size_t len = 0u;
-    (void)km_ksym_fail(err, KM_OK, KM_KSYM_R_NONE, 0, 0u, 0u);
-    if (t == NULL) {
-        st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
-    } else {
-        km_ksym_init(t);
-        if (path == NULL) {
-            st = km_ksym_fail(err, KM_ERR_INVALID_ARG, KM_KSYM_R_INVALID_ARG, 0, 0u, 0u);
-        }
-    }
+    int fd = -1;
+    struct stat sb;
+    km_status st = km_ksym_open_input(t, path, &fd, &sb, err);
     if (st == KM_OK) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        int open_errno = errno;
-        struct stat sb;
-        int fstat_rc = -1;
-        int fstat_errno = 0;
-        if (fd >= 0) {
-            fstat_rc = fstat(fd, &sb);
-            fstat_errno = errno;
-        }
-        if (fd < 0) {
-            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)open_errno, 0u, 0u);
-        } else if (fstat_rc != 0) {
-            st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)fstat_errno, 0u, 0u);
-        } else if (!S_ISREG(sb.st_mode) || (sb.st_size < 0)) {
+        if (!S_ISREG(sb.st_mode) || (sb.st_size < 0)) {
             st = km_ksym_fail(err, KM_ERR_IO, KM_KSYM_R_OPEN, (int32_t)EINVAL, 0u, 0u);
         } else if ((uint64_t)sb.st_size > KM_KSYM_MAX_MAP_BYTES) {
             st = km_ksym_fail(err, KM_ERR_CAPACITY, KM_KSYM_R_TOO_BIG, 0, 0u, 0u);
@@ -167,9 +147,7 @@ km_status km_ksym_load_system_map(km_ksym *t, const char *path, km_ksym_error *e
                 }
             }
         }
-        if (fd >= 0) {
-            (void)close(fd);
-        }
+        (void)close(fd);
     }
     if (st == KM_OK) {
         km_ksym_zero(&buf[len], 1u + KM_KSYM_NAME_PAD);
