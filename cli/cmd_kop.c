@@ -122,21 +122,6 @@ static bool km_js_uint(km_js *j, uint64_t *v)
 static uint8_t km_kop_pool[KM_KOP_POOL];
 static uint32_t km_kop_pool_used;
 
-static int km_hexv(char c)
-{
-    int v = -1;
-    if ((c >= '0') && (c <= '9')) {
-        v = c - '0';
-    } else if ((c >= 'a') && (c <= 'f')) {
-        v = c - 'a' + 10;
-    } else if ((c >= 'A') && (c <= 'F')) {
-        v = c - 'A' + 10;
-    } else {
-        v = -1;
-    }
-    return v;
-}
-
 /* {"u32": N} | {"u64": N} | {"or_u32": N} | {"bytes": "HEX"} | {"str": "TEXT"}, or a read width string. */
 static bool km_js_value(km_js *j, km_kop_value *v, bool *is_write)
 {
@@ -182,8 +167,8 @@ static bool km_js_value(km_js *j, km_kop_value *v, bool *is_write)
                 n = (uint32_t)(tl / 2u);
                 ok = ((tl % 2u) == 0u) && (n <= (KM_KOP_POOL - km_kop_pool_used));
                 for (size_t i = 0u; ok && (i < (size_t)n); i++) {
-                    int hi = km_hexv(text[2u * i]);
-                    int lo = km_hexv(text[(2u * i) + 1u]);
+                    int hi = km_cli_hex_digit(text[2u * i]);
+                    int lo = km_cli_hex_digit(text[(2u * i) + 1u]);
                     ok = (hi >= 0) && (lo >= 0);
                     dst[i] = (uint8_t)((hi * 16) + lo);
                 }

@@ -32,21 +32,6 @@ void km_usage_write(FILE *out)
                   "swap) are allowed.  See docs/kernel-ops.md.\n");
 }
 
-static int km_hexval(char c)
-{
-    int v = -1;
-    if ((c >= '0') && (c <= '9')) {
-        v = c - '0';
-    } else if ((c >= 'a') && (c <= 'f')) {
-        v = c - 'a' + 10;
-    } else if ((c >= 'A') && (c <= 'F')) {
-        v = c - 'A' + 10;
-    } else {
-        v = -1;
-    }
-    return v;
-}
-
 /* Bytes of a VALUE: str:TEXT (+ NUL), hex:DIGITS or bare hex digits. */
 static bool km_parse_bytes(const char *s, uint8_t *out, uint32_t cap, uint32_t *n)
 {
@@ -67,8 +52,8 @@ static bool km_parse_bytes(const char *s, uint8_t *out, uint32_t cap, uint32_t *
         size_t l = strlen(h);
         ok = (l > 0u) && ((l % 2u) == 0u) && ((l / 2u) <= cap);
         for (size_t i = 0u; ok && (i < l); i += 2u) {
-            int hi = km_hexval(h[i]);
-            int lo = km_hexval(h[i + 1u]);
+            int hi = km_cli_hex_digit(h[i]);
+            int lo = km_cli_hex_digit(h[i + 1u]);
             ok = (hi >= 0) && (lo >= 0);
             out[i / 2u] = (uint8_t)((hi * 16) + lo);
         }

@@ -262,3 +262,18 @@ void km_cli_kop_print(FILE *out, const km_kop_reply *rep, bool json)
         }
     }
 }
+
+int km_cli_hex_digit(char c)
+{
+    int v = -1;
+    if ((c >= '0') && (c <= '9')) {
+        v = c - '0';
+    } else if ((c >= 'a') && (c <= 'f')) {
+        v = c - 'a' + 10;
+    } else if ((c >= 'A') && (c <= 'F')) {
+        v = c - 'A' + 10;
+    } else {
+        v = -1;
+    }
+    return v;
+}

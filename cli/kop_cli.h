@@ -32,4 +32,7 @@ void km_cli_kop_print(FILE *out, const km_kop_reply *rep, bool json);
 /* JSON string body (without quotes) with escapes. */
 void km_cli_json_str(FILE *out, const char *s, size_t n);
 
+/* The value of one hex digit, or -1. */
+int km_cli_hex_digit(char c);
+
 #endif /* KTMON_CLI_KOP_CLI_H */
