@@ -13,6 +13,14 @@
 #define KM_API
 #endif
 
+/* Keep a cold path out of line, so that its stack frame and saved registers
+ * are not paid on the hot path that calls it. */
+#if defined(__GNUC__) && !defined(__FRAMAC__) && !defined(__CPPCHECK__)
+#define KM_NOINLINE __attribute__((noinline))
+#else
+#define KM_NOINLINE
+#endif
+
 #define KTMON_VERSION_MAJOR 0
 #define KTMON_VERSION_MINOR 1
 #define KTMON_VERSION_PATCH 0

@@ -1,7 +1,15 @@
 /* ktmon: the per-architecture part of the page walker (private to modules/pgwalk).
  *
  * Each architecture supplies one const km_pgwalk_ops: how to check that a VA
- * belongs to the configured space, and how to decode one descriptor. */
+ * belongs to the configured space, and how to decode one descriptor.
+ *
+ * Address fields are extracted with remainders (x % 2^52, x - x % size)
+ * rather than with masks built by variable shifts: WP proves bounds and
+ * alignment for a remainder, and cannot relate a mask to one (z3 and cvc4
+ * fail even on x & 4095 == x % 4096).  A remainder by a constant compiles to
+ * the AND; one by a size from the configuration is a division, which costs
+ * a few ns a walk (make bench) and buys a walker with no trusted arithmetic
+ * (verify/wp/pgwalk.wp, docs/proof-status.md). */
 #ifndef KTMON_PGWALK_ARCH_H
 #define KTMON_PGWALK_ARCH_H
 
@@ -14,15 +22,49 @@ typedef enum km_desc_kind {
     KM_DESC_LEAF              /* maps a page or block */
 } km_desc_kind;
 
-/* Mask of physical-address bits [hi:lo] (hi < 64, lo <= hi). */
-/*@ requires lo <= hi < 64;
+/* Largest exponent km_pgwalk_pow2 accepts. */
+#define KM_PGWALK_POW2_MAX 52u
+
+/* 1 << sh, from a table of constants (sh <= 52). */
+/*@ requires sh <= KM_PGWALK_POW2_MAX;
+    assigns \nothing;
+    ensures 1 <= \result <= (1 << 52);
+    ensures km_pgwalk_is_pow2(\result);
+    ensures (1 << 52) % \result == 0;
+    ensures sh >= 12 ==> \result >= 4096;
+    ensures sh <= 13 ==> \result <= 8192;
+    ensures sh <= 51 ==> \result <= (1 << 51); */
+uint64_t km_pgwalk_pow2(uint32_t sh);
+
+/* x rounded down to a multiple of align: for a power of two, x & ~(align - 1). */
+/*@ requires 1 <= align;
+    assigns \nothing;
+    ensures \result <= x && \result % align == 0; */
+uint64_t km_pgwalk_align_down(uint64_t x, uint64_t align);
+
+/* One walk step: the table of architectural level `level` indexes `bits`
+ * VA bits from bit `vshift` up.  Returned by value so that filling
+ * cfg->steps[] is a plain store WP can see through. */
+/*@ requires 12 <= page_shift <= vshift <= 51 && 1 <= bits <= 13;
+    assigns \nothing;
+    ensures km_pgwalk_step_ok(\result, page_shift);
+    ensures \result.level == level && \result.va_shift == vshift && \result.idx_bits == bits &&
+        \result.block_ok == block_ok; */
+km_pgwalk_step km_pgwalk_make_step(int32_t level, uint32_t vshift, uint32_t bits, bool block_ok,
+                                   uint32_t page_shift);
+
+/* The cache key of a configuration, one byte per parameter:
+ * arch | levels << 8 | page_shift << 16 | va_bits << 24 | oa_bits << 32. */
+/*@ requires arch == KM_ARCH_X86_64 || arch == KM_ARCH_AARCH64;
+    requires levels <= 255 && page_shift <= 255 && va_bits <= 255 && oa_bits <= 255;
     assigns \nothing; */
-static inline uint64_t km_bits(uint32_t hi, uint32_t lo)
-{
-    uint64_t upto_hi = (hi >= 63u) ? UINT64_MAX : ((UINT64_C(1) << (hi + 1u)) - 1u);
-    uint64_t below_lo = (UINT64_C(1) << lo) - 1u;
-    return upto_hi & ~below_lo;
-}
+uint64_t km_pgwalk_mode_key(km_arch arch, uint32_t levels, uint32_t page_shift, uint32_t va_bits,
+                            uint32_t oa_bits);
+
+/* An unused step (beyond cfg->levels): no index bits, one entry. */
+/*@ assigns \nothing;
+    ensures \result.idx_bits == 0 && \result.entries == 1; */
+km_pgwalk_step km_pgwalk_unused_step(uint32_t page_shift, uint64_t page_size);
 
 typedef struct km_pgwalk_ops {
     km_arch arch;
@@ -38,11 +80,18 @@ typedef struct km_pgwalk_ops {
     assigns \nothing; */
 bool km_pgwalk_x86_64_va_ok(const km_pgwalk_cfg *cfg, uint64_t va);
 
-/*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr);
+/* The decode contract shared by both architectures (and the dispatcher in
+ * pgwalk.c): bit 0 clear is "not present"; a table address is below 2^52
+ * and aligned to the granule; a leaf's output base is below 2^52 and aligned
+ * to the size the leaf maps; *addr is written only for TABLE and LEAF. */
+/*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr) && \separated(addr, cfg);
     assigns *addr;
-    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % 8 == 0;
-    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) &&
-        *addr % (1 << cfg->steps[step].va_shift) == 0; */
+    ensures \result == KM_DESC_NOT_PRESENT || \result == KM_DESC_BAD ||
+            \result == KM_DESC_TABLE || \result == KM_DESC_LEAF;
+    ensures \result == KM_DESC_NOT_PRESENT <==> (desc & 1) == 0;
+    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % cfg->page_size == 0;
+    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) && *addr % cfg->steps[step].size == 0;
+    ensures \result != KM_DESC_TABLE && \result != KM_DESC_LEAF ==> *addr == \old(*addr); */
 km_desc_kind km_pgwalk_x86_64_decode(const km_pgwalk_cfg *cfg, uint32_t step, uint64_t desc,
                                      uint64_t *addr);
 
@@ -50,11 +99,14 @@ km_desc_kind km_pgwalk_x86_64_decode(const km_pgwalk_cfg *cfg, uint32_t step, ui
     assigns \nothing; */
 bool km_pgwalk_aarch64_va_ok(const km_pgwalk_cfg *cfg, uint64_t va);
 
-/*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr);
+/*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr) && \separated(addr, cfg);
     assigns *addr;
-    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % 8 == 0;
-    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) &&
-        *addr % (1 << cfg->steps[step].va_shift) == 0; */
+    ensures \result == KM_DESC_NOT_PRESENT || \result == KM_DESC_BAD ||
+            \result == KM_DESC_TABLE || \result == KM_DESC_LEAF;
+    ensures \result == KM_DESC_NOT_PRESENT <==> (desc & 1) == 0;
+    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % cfg->page_size == 0;
+    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) && *addr % cfg->steps[step].size == 0;
+    ensures \result != KM_DESC_TABLE && \result != KM_DESC_LEAF ==> *addr == \old(*addr); */
 km_desc_kind km_pgwalk_aarch64_decode(const km_pgwalk_cfg *cfg, uint32_t step, uint64_t desc,
                                       uint64_t *addr);
 

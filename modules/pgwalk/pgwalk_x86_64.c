@@ -9,50 +9,60 @@
 
 #define KM_X86_PRESENT UINT64_C(1)
 #define KM_X86_PS (UINT64_C(1) << 7)
-#define KM_X86_MAX_PA_BIT 51u
+#define KM_X86_PAGE_SIZE UINT64_C(4096)
+#define KM_X86_INDEX_BITS 9u
+
+/* Bits 51:12 of a register or descriptor: the address of a 4K-aligned table. */
+/*@ assigns \nothing;
+    ensures \result < (1 << 52) && \result % 4096 == 0; */
+static uint64_t km_x86_table_addr(uint64_t v)
+{
+    uint64_t oa = v % KM_PGWALK_PA_LIMIT;
+    return oa - (oa % KM_X86_PAGE_SIZE);
+}
 
 km_status km_pgwalk_cfg_x86_64(uint64_t cr3, bool la57, km_pgwalk_cfg *out)
 {
     km_status st = KM_OK;
-    uint64_t root = cr3 & KM_X86_CR3_ADDR_MASK;
+    uint64_t root = km_x86_table_addr(cr3); /* CR3 bits 51:12; PCID and flags below */
     if (root == 0u) {
         st = KM_ERR_BAD_REGISTERS;
     } else {
+        /* Built in a local and stored whole: *out is written only on success. */
+        km_pgwalk_cfg c;
         uint32_t levels = 4u;
         uint32_t va_bits = 48u;
         if (la57) {
             levels = 5u;
             va_bits = 57u;
         }
-        out->arch = KM_ARCH_X86_64;
-        out->root_pa = root;
-        out->levels = levels;
-        out->page_shift = 12u;
-        out->va_bits = va_bits;
-        out->oa_bits = 52u;
         /*@ loop invariant 0 <= s <= KM_PGWALK_MAX_LEVELS;
             loop invariant \forall integer k; 0 <= k < s && k < levels ==>
-                out->steps[k].idx_bits == 9 && out->steps[k].va_shift == 12 + 9 * (levels - 1 - k);
-            loop assigns s, out->steps[0 .. KM_PGWALK_MAX_LEVELS - 1];
+                km_pgwalk_step_ok(c.steps[k], 12);
+            loop assigns s, c.steps[0 .. KM_PGWALK_MAX_LEVELS - 1];
             loop variant KM_PGWALK_MAX_LEVELS - s; */
         for (uint32_t s = 0u; s < KM_PGWALK_MAX_LEVELS; s++) {
             if (s < levels) {
                 /* Step s reads the table of level (levels - s); it indexes 9 bits. */
                 uint32_t lvl = levels - s;
-                out->steps[s].level = (int32_t)lvl;
-                out->steps[s].idx_bits = 9u;
-                out->steps[s].va_shift = 12u + (9u * (lvl - 1u));
-                out->steps[s].block_ok = (lvl == 2u) || (lvl == 3u);
+                uint32_t vshift = 12u + (KM_X86_INDEX_BITS * (lvl - 1u));
+                c.steps[s] = km_pgwalk_make_step((int32_t)lvl, vshift, KM_X86_INDEX_BITS,
+                                                 (lvl == 2u) || (lvl == 3u), 12u);
             } else {
-                out->steps[s].level = 0;
-                out->steps[s].idx_bits = 0u;
-                out->steps[s].va_shift = 12u;
-                out->steps[s].block_ok = false;
+                c.steps[s] = km_pgwalk_unused_step(12u, KM_X86_PAGE_SIZE);
             }
         }
-        /* KM_ARCH_X86_64 is 0: the arch byte of the key is zero. */
-        out->mode_key = ((uint64_t)levels << 8) | (UINT64_C(12) << 16) |
-                        ((uint64_t)out->va_bits << 24) | (UINT64_C(52) << 32);
+        c.arch = KM_ARCH_X86_64;
+        c.root_pa = root;
+        c.levels = levels;
+        c.page_shift = 12u;
+        c.page_size = KM_X86_PAGE_SIZE;
+        c.va_bits = va_bits;
+        c.oa_bits = 52u;
+        c.mode_key = km_pgwalk_mode_key(KM_ARCH_X86_64, levels, 12u, va_bits, 52u);
+        *out = c;
+        /* Help WP see the stored value through the pointer. */
+        /*@ assert \forall integer k; 0 <= k < KM_PGWALK_MAX_LEVELS ==> out->steps[k] == c.steps[k]; */
     }
     return st;
 }
@@ -74,18 +84,18 @@ km_desc_kind km_pgwalk_x86_64_decode(const km_pgwalk_cfg *cfg, uint32_t step, ui
     bool last = (step + 1u) == cfg->levels;
     if ((desc & KM_X86_PRESENT) == 0u) {
         kind = KM_DESC_NOT_PRESENT;
-    } else if (last) {
-        *addr = desc & km_bits(KM_X86_MAX_PA_BIT, cfg->page_shift);
-        kind = KM_DESC_LEAF;
-    } else if ((desc & KM_X86_PS) != 0u) {
-        if (st->block_ok) {
-            *addr = desc & km_bits(KM_X86_MAX_PA_BIT, st->va_shift);
+    } else if (last || ((desc & KM_X86_PS) != 0u)) {
+        /* A PT entry maps 4K; PS in a PD/PDPT entry maps 2M/1G.  The output
+         * base is bits 51:log2(size), which leaves out the large-page PAT bit. */
+        if (last || st->block_ok) {
+            *addr = km_pgwalk_align_down(desc % KM_PGWALK_PA_LIMIT, st->size);
             kind = KM_DESC_LEAF;
         } else {
             kind = KM_DESC_BAD; /* PS is reserved in PML5 and PML4 entries */
         }
     } else {
-        *addr = desc & km_bits(KM_X86_MAX_PA_BIT, 12u);
+        /* Bits 51:12 (cfg->page_size is 4K for every x86 configuration). */
+        *addr = km_pgwalk_align_down(desc % KM_PGWALK_PA_LIMIT, cfg->page_size);
         kind = KM_DESC_TABLE;
     }
     return kind;

@@ -151,7 +151,8 @@ static void ref_a64(uint64_t ttbr, uint64_t tcr, ref_cfg *r)
         r->root |= ((ttbr >> 2) & 0xFu) << 48; /* BADDR[51:48] in TTBR bits 5:2 */
     }
     bool bad = (tg1 == 0u) || ((tcr & KM_A64_TCR_EPD1) != 0u) || (r->va_bits < 25u) ||
-               (r->va_bits > max_va) || (r->root == 0u);
+               (r->va_bits > max_va) || (r->root == 0u) ||
+               ((r->root >> r->oa_bits) != 0u); /* a top table beyond IPS */
     bool ds = (tcr & KM_A64_TCR_DS) != 0u;
     r->st = ds ? KM_ERR_UNSUPPORTED : (bad ? KM_ERR_BAD_REGISTERS : KM_OK);
     r->st_alt = (ds && bad) ? KM_ERR_BAD_REGISTERS : r->st;

@@ -499,3 +499,51 @@ Test(pgwalk_a64, output_address_beyond_ips_is_a_bad_descriptor)
     cr_assert_eq(tr.fault_level, 2);
     cr_assert_eq(tr.n, 2u);
 }
+
+/* A TTBR1 table beyond the output address size (IPS) cannot be walked: the
+ * configuration is refused, and a refused configuration leaves *out as it was. */
+Test(pgwalk_a64, ttbr1_root_beyond_ips_is_refused)
+{
+    km_pgwalk_cfg cfg;
+    memset(&cfg, 0x5a, sizeof(cfg));
+    km_pgwalk_cfg before = cfg;
+    /* IPS = 0b010: 40 bits; a root at 2^40 is one bit too wide */
+    cr_assert_eq(km_pgwalk_cfg_aarch64((1ull << 40) | 0x1000u, tcr(25, 2, 2), &cfg), KM_ERR_BAD_REGISTERS);
+    cr_assert_eq(memcmp(&cfg, &before, sizeof(cfg)), 0, "a refused configuration is not written");
+    /* just below the limit is accepted */
+    cr_assert_eq(km_pgwalk_cfg_aarch64((1ull << 40) - 0x1000u, tcr(25, 2, 2), &cfg), KM_OK);
+    cr_assert_eq(cfg.root_pa, (1ull << 40) - 0x1000u);
+    /* 48 bits (IPS = 0b101) takes the same root */
+    cr_assert_eq(km_pgwalk_cfg_aarch64((1ull << 40) | 0x1000u, tcr(25, 2, 5), &cfg), KM_OK);
+}
+
+/* The precomputed step fields the walker indexes and aligns with: entries is
+ * 1 << idx_bits and size 1 << va_shift for every used step of every
+ * configuration (the WP proof assumes powers of two; this pins the values). */
+Test(pgwalk_cfg, step_sizes_are_the_powers_of_two_of_their_shifts)
+{
+    km_pgwalk_cfg cfg;
+    const struct { unsigned t1sz, tg1; } a64[] = {
+        {25, 2}, {16, 2}, {34, 2}, {17, 1}, {16, 1}, {28, 1}, {22, 3}, {16, 3}, {12, 3}, {39, 3},
+    };
+    for (int la57 = 0; la57 < 2; la57++) {
+        cr_assert_eq(km_pgwalk_cfg_x86_64(0x1000u, la57 != 0, &cfg), KM_OK);
+        cr_assert_eq(cfg.page_size, 4096u);
+        for (uint32_t s = 0; s < cfg.levels; s++) {
+            cr_assert_eq(cfg.steps[s].entries, 1u << cfg.steps[s].idx_bits);
+            cr_assert_eq(cfg.steps[s].size, 1ull << cfg.steps[s].va_shift);
+        }
+    }
+    for (size_t i = 0; i < sizeof(a64) / sizeof(a64[0]); i++) {
+        cr_assert_eq(km_pgwalk_cfg_aarch64(A64_BASE + 0x10000u, tcr(a64[i].t1sz, a64[i].tg1, 6), &cfg), KM_OK,
+                     "T1SZ %u TG1 %u", a64[i].t1sz, a64[i].tg1);
+        cr_assert_eq(cfg.page_size, 1ull << cfg.page_shift);
+        uint32_t covered = cfg.page_shift;
+        for (uint32_t s = 0; s < cfg.levels; s++) {
+            cr_assert_eq(cfg.steps[s].entries, 1u << cfg.steps[s].idx_bits);
+            cr_assert_eq(cfg.steps[s].size, 1ull << cfg.steps[s].va_shift);
+            covered += cfg.steps[s].idx_bits;
+        }
+        cr_assert_eq(covered, 64u - a64[i].t1sz, "the levels index exactly the VA bits");
+    }
+}
