@@ -420,7 +420,8 @@ Test(pgwalk_cache, failures_are_not_cached_and_roots_are_keys)
 /* The set function of modules/pgwalk/pgwalk.c (km_tlb_set), restated to build colliding pages. */
 static uint32_t tlb_set(uint64_t vpage)
 {
-    return (uint32_t)((vpage ^ (vpage >> 8) ^ (vpage >> 16)) % KM_TLB_SETS);
+    uint64_t folded = (vpage ^ (vpage >> 32)) & 0xffffffffu;
+    return (uint32_t)(((folded * 2654435761u) >> 24) % KM_TLB_SETS);
 }
 
 Test(pgwalk_cache, four_ways_a_set_and_round_robin_replacement)
