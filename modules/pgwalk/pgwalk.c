@@ -98,10 +98,7 @@ static bool km_pgwalk_va_ok(const km_pgwalk_cfg *cfg, uint64_t va)
 
 /*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr) && \separated(addr, cfg);
     assigns *addr;
-    ensures \result == KM_DESC_NOT_PRESENT || \result == KM_DESC_BAD ||
-            \result == KM_DESC_TABLE || \result == KM_DESC_LEAF;
-    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % cfg->page_size == 0;
-    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) && *addr % cfg->steps[step].size == 0; */
+    ensures km_pgwalk_decoded(cfg, step, desc, \result, *addr, \old(*addr)); */
 static km_desc_kind km_pgwalk_decode(const km_pgwalk_cfg *cfg, uint32_t step, uint64_t desc,
                                      uint64_t *addr)
 {

@@ -15,6 +15,7 @@
 
 #define KM_A64_VALID UINT64_C(1)
 #define KM_A64_TABLE_OR_PAGE (UINT64_C(2))
+#define KM_A64_TG1_RESERVED 0u
 #define KM_A64_TG1_16K 1u
 #define KM_A64_TG1_4K 2u
 #define KM_A64_TG1_64K 3u
@@ -114,37 +115,22 @@ typedef struct km_a64_granule {
     uint32_t max_va;  /* widest TTBR1 VA without LPA2 */
 } km_a64_granule;
 
-/*@ assigns \nothing;
+/*@ requires tg1 < 4;
+    assigns \nothing;
     ensures \result.shift == 0 ||
         (\result.shift == 12 && \result.stride == 9 && \result.page == 4096 && \result.max_va == 48) ||
         (\result.shift == 14 && \result.stride == 11 && \result.page == 16384 && \result.max_va == 48) ||
         (\result.shift == 16 && \result.stride == 13 && \result.page == 65536 && \result.max_va == 52); */
 static km_a64_granule km_a64_granule_of(uint32_t tg1)
 {
-    km_a64_granule g = {0u, 0u, 0u, 0u};
-    switch (tg1) {
-    case KM_A64_TG1_4K:
-        g.shift = 12u;
-        g.stride = 9u;
-        g.page = UINT64_C(4096);
-        g.max_va = KM_A64_MAX_VA_BITS_4K16K;
-        break;
-    case KM_A64_TG1_16K:
-        g.shift = 14u;
-        g.stride = 11u;
-        g.page = UINT64_C(16384);
-        g.max_va = KM_A64_MAX_VA_BITS_4K16K;
-        break;
-    case KM_A64_TG1_64K:
-        g.shift = 16u;
-        g.stride = 13u;
-        g.page = UINT64_C(65536);
-        g.max_va = KM_A64_MAX_VA_BITS_64K;
-        break;
-    default:
-        break; /* 0b00 is reserved */
-    }
-    return g;
+    /* Indexed by TG1; 0b00 is reserved. */
+    static const km_a64_granule km_a64_granules[4] = {
+        [KM_A64_TG1_RESERVED] = {0u, 0u, 0u, 0u},
+        [KM_A64_TG1_16K] = {14u, 11u, UINT64_C(16384), KM_A64_MAX_VA_BITS_4K16K},
+        [KM_A64_TG1_4K] = {12u, 9u, UINT64_C(4096), KM_A64_MAX_VA_BITS_4K16K},
+        [KM_A64_TG1_64K] = {16u, 13u, UINT64_C(65536), KM_A64_MAX_VA_BITS_64K},
+    };
+    return km_a64_granules[tg1];
 }
 
 /* Tables needed to translate va_bits bits: climb from level 3 while the VA

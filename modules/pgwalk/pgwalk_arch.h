@@ -84,14 +84,18 @@ bool km_pgwalk_x86_64_va_ok(const km_pgwalk_cfg *cfg, uint64_t va);
  * pgwalk.c): bit 0 clear is "not present"; a table address is below 2^52
  * and aligned to the granule; a leaf's output base is below 2^52 and aligned
  * to the size the leaf maps; *addr is written only for TABLE and LEAF. */
+/*@ predicate km_pgwalk_decoded(km_pgwalk_cfg *cfg, integer step, integer desc, km_desc_kind kind,
+                                integer addr, integer old_addr) =
+        (kind == KM_DESC_NOT_PRESENT || kind == KM_DESC_BAD ||
+         kind == KM_DESC_TABLE || kind == KM_DESC_LEAF) &&
+        (kind == KM_DESC_NOT_PRESENT <==> (desc & 1) == 0) &&
+        (kind == KM_DESC_TABLE ==> addr < (1 << 52) && addr % cfg->page_size == 0) &&
+        (kind == KM_DESC_LEAF ==> addr < (1 << 52) && addr % cfg->steps[step].size == 0) &&
+        (kind != KM_DESC_TABLE && kind != KM_DESC_LEAF ==> addr == old_addr); */
+
 /*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr) && \separated(addr, cfg);
     assigns *addr;
-    ensures \result == KM_DESC_NOT_PRESENT || \result == KM_DESC_BAD ||
-            \result == KM_DESC_TABLE || \result == KM_DESC_LEAF;
-    ensures \result == KM_DESC_NOT_PRESENT <==> (desc & 1) == 0;
-    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % cfg->page_size == 0;
-    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) && *addr % cfg->steps[step].size == 0;
-    ensures \result != KM_DESC_TABLE && \result != KM_DESC_LEAF ==> *addr == \old(*addr); */
+    ensures km_pgwalk_decoded(cfg, step, desc, \result, *addr, \old(*addr)); */
 km_desc_kind km_pgwalk_x86_64_decode(const km_pgwalk_cfg *cfg, uint32_t step, uint64_t desc,
                                      uint64_t *addr);
 
@@ -101,12 +105,7 @@ bool km_pgwalk_aarch64_va_ok(const km_pgwalk_cfg *cfg, uint64_t va);
 
 /*@ requires km_pgwalk_cfg_ok(cfg) && step < cfg->levels && \valid(addr) && \separated(addr, cfg);
     assigns *addr;
-    ensures \result == KM_DESC_NOT_PRESENT || \result == KM_DESC_BAD ||
-            \result == KM_DESC_TABLE || \result == KM_DESC_LEAF;
-    ensures \result == KM_DESC_NOT_PRESENT <==> (desc & 1) == 0;
-    ensures \result == KM_DESC_TABLE ==> *addr < (1 << 52) && *addr % cfg->page_size == 0;
-    ensures \result == KM_DESC_LEAF ==> *addr < (1 << 52) && *addr % cfg->steps[step].size == 0;
-    ensures \result != KM_DESC_TABLE && \result != KM_DESC_LEAF ==> *addr == \old(*addr); */
+    ensures km_pgwalk_decoded(cfg, step, desc, \result, *addr, \old(*addr)); */
 km_desc_kind km_pgwalk_aarch64_decode(const km_pgwalk_cfg *cfg, uint32_t step, uint64_t desc,
                                       uint64_t *addr);
 
