@@ -111,23 +111,43 @@ KM_API void km_mem_init(km_mem *m);
 KM_API km_status km_mem_add_region(km_mem *m, uint64_t gpa, uint64_t size, volatile uint8_t *host,
                                    bool writable);
 
-/* Release mappings owned by m (file backends) and empty the table. */
+/* Release mappings owned by m (file backends) and empty the table.  The
+ * open/fini functions below make system calls (open, fstat, mmap, munmap):
+ * their contracts are stated, not proved; what they compute in between is
+ * the proved layout of mem_layout.c (docs/proof-status.md). */
+/*@ requires m == \null || \valid(m);
+    assigns *m;
+    ensures m != \null ==> km_mem_ok(m) && m->count == 0; */
 KM_API void km_mem_fini(km_mem *m);
 
 /* Map a QEMU memory-backend-file RAM file (shared, so guest writes are seen
  * live).  ranges/nranges give the GPA layout; NULL/0 means one range:
  * GPA ram_base .. ram_base + file size at file offset 0.  writable maps
  * the file read-write (needed for kernel writes). */
+/*@ requires \valid(m) && (err == \null || \valid(err));
+    requires nranges > 0 ==> \valid_read(ranges + (0 .. nranges - 1));
+    assigns *m, *err;
+    ensures km_mem_ok(m);
+    ensures \result != KM_OK ==> m->count == 0; */
 KM_API km_status km_mem_open_ram_file(km_mem *m, const char *path, const km_mem_file_range *ranges,
                                       uint32_t nranges, uint64_t ram_base, bool writable,
                                       km_error *err);
 
 /* Map an ELF64 core file (QEMU dump-guest-memory, kdump vmcore): each
  * PT_LOAD with p_filesz > 0 becomes a region at its p_paddr. Read-only. */
+/*@ requires \valid(m) && (err == \null || \valid(err));
+    assigns *m, *err;
+    ensures km_mem_ok(m);
+    ensures \result != KM_OK ==> m->count == 0; */
 KM_API km_status km_mem_open_elf_core(km_mem *m, const char *path, km_error *err);
 
 /* The same over an ELF core already in memory (the caller keeps buf alive
  * and unchanged while m is in use; regions are read-only). */
+/*@ requires \valid(m) && (err == \null || \valid(err));
+    requires buf != \null ==> \valid_read(buf + (0 .. len - 1));
+    assigns *m, *err;
+    ensures km_mem_ok(m);
+    ensures \result != KM_OK ==> m->count == 0; */
 KM_API km_status km_mem_open_elf_core_buffer(km_mem *m, const uint8_t *buf, size_t len,
                                              km_error *err);
 

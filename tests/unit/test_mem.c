@@ -401,3 +401,95 @@ Test(mem_file, elf_core_corruptions_are_refused)
     unlink(path);
     free(path);
 }
+
+/* The layout checks of mem_layout.c, through the in-memory entry point. */
+Test(mem_file, elf_core_buffer_merges_contiguous_segments_and_names_the_header)
+{
+    static uint8_t core[0x4000];
+    seg_spec segs[2] = {
+        {.paddr = 0x0, .size = 0x1000, .fill = 0x11},
+        {.paddr = 0x1000, .size = 0x1000, .fill = 0x22}, /* contiguous in PA and in the file */
+    };
+    km_mem m;
+    km_error e = {KM_OK, 0, 0u, 0u};
+    size_t len = build_core(core, sizeof(core), segs, 2);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, len, &e), KM_OK);
+    cr_assert_eq(m.count, 1u);
+    cr_assert_eq(m.regions[0].size, 0x2000u);
+    uint8_t b = 0;
+    cr_assert_eq(km_mem_read_u8(&m, 0x1fffu, &b), KM_OK);
+    cr_assert_eq(b, 0x22);
+
+    /* a segment that ends beyond the 2^52 physical-address limit is refused by the
+     * parser, naming its GPA and program header */
+    put(core + 64 + 56 + 24, KM_MEM_GPA_LIMIT - 0x800u, 8);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, len, &e), KM_ERR_BAD_DATA);
+    cr_assert_eq(e.addr, KM_MEM_GPA_LIMIT - 0x800u);
+    cr_assert_eq(e.index, 1u);
+    cr_assert_eq(m.count, 0u);
+}
+
+Test(mem_file, elf_core_buffer_without_data_or_with_too_many_segments_is_refused)
+{
+    static uint8_t core[0x10000];
+    seg_spec note[1] = {{.paddr = 0x0, .size = 0x10, .fill = 0x0, .type = 4}};
+    km_mem m;
+    km_error e = {KM_OK, 0, 0u, 0u};
+    size_t len = build_core(core, sizeof(core), note, 1);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, len, &e), KM_ERR_BAD_DATA); /* no PT_LOAD */
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, NULL, len, &e), KM_ERR_INVALID_ARG);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, 63u, &e), KM_ERR_BAD_DATA);  /* short */
+
+    /* KM_MEM_MAX_REGIONS + 1 segments with gaps between them: too many to register */
+    seg_spec many[KM_MEM_MAX_REGIONS + 1u];
+    for (uint32_t i = 0; i < KM_MEM_MAX_REGIONS + 1u; i++) {
+        many[i] = (seg_spec){.paddr = (uint64_t)i * 0x2000u, .size = 0x100, .fill = (uint8_t)i};
+    }
+    len = build_core(core, sizeof(core), many, (int)(KM_MEM_MAX_REGIONS + 1u));
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, len, &e), KM_ERR_CAPACITY);
+    cr_assert_eq(e.index, KM_MEM_MAX_REGIONS);
+    len = build_core(core, sizeof(core), many, (int)KM_MEM_MAX_REGIONS);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, len, &e), KM_OK);
+    cr_assert_eq(m.count, KM_MEM_MAX_REGIONS);
+    uint8_t b = 0;
+    cr_assert_eq(km_mem_read_u8(&m, 31u * 0x2000u + 0xffu, &b), KM_OK);
+    cr_assert_eq(b, 31u);
+}
+
+Test(mem_file, elf_core_buffer_reads_the_count_from_section_zero_under_pn_xnum)
+{
+    static uint8_t core[0x4000];
+    seg_spec segs[1] = {{.paddr = 0x3000, .size = 0x100, .fill = 0x5A}};
+    km_mem m;
+    km_error e = {KM_OK, 0, 0u, 0u};
+    size_t len = build_core(core, sizeof(core), segs, 1);
+    /* section header 0 after the data: sh_info (offset 44) holds the real count */
+    size_t shoff = len;
+    memset(core + shoff, 0, 64);
+    put(core + shoff + 44, 1u, 4);
+    put(core + 40, shoff, 8);
+    put(core + 56, 0xffff, 2);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, shoff + 64u, &e), KM_OK);
+    cr_assert_eq(m.count, 1u);
+    cr_assert_eq(m.regions[0].gpa, 0x3000u);
+    /* a count beyond the file's program headers is refused */
+    put(core + shoff + 44, 1000u, 4);
+    cr_assert_eq(km_mem_open_elf_core_buffer(&m, core, shoff + 64u, &e), KM_ERR_BAD_DATA);
+}
+
+Test(mem_file, ram_file_range_beyond_the_physical_address_limit_overflows)
+{
+    static uint8_t ram[0x2000];
+    char *path = tmp_file(ram, sizeof(ram));
+    km_mem_file_range layout[1] = {{.gpa = KM_MEM_GPA_LIMIT - 0x1000u, .file_off = 0u, .size = 0x2000u}};
+    km_mem m;
+    km_error e = {KM_OK, 0, 0u, 0u};
+    cr_assert_eq(km_mem_open_ram_file(&m, path, layout, 1u, 0u, false, &e), KM_ERR_OVERFLOW);
+    cr_assert_eq(e.addr, KM_MEM_GPA_LIMIT - 0x1000u);
+    cr_assert_eq(e.index, 0u);
+    cr_assert_eq(m.count, 0u);
+    cr_assert_eq(km_mem_open_ram_file(&m, path, NULL, 0u, KM_MEM_GPA_LIMIT - 0x1000u, false, &e),
+                 KM_ERR_OVERFLOW);
+    unlink(path);
+    free(path);
+}
