@@ -15,6 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Map the whole file (shared read-write, or private read-only). */
+/*@ requires \valid_read(path) && \valid(base) && \valid(len);
+    requires err == \null || \valid(err);
+    assigns *base, *len, *err;
+    ensures \result == KM_OK || \result == KM_ERR_IO || \result == KM_ERR_BAD_DATA;
+    ensures \result == KM_OK ==> 0 < *len <= KM_MEM_MAX_SIZE &&
+        \valid_read((uint8_t *)*base + (0 .. *len - 1));
+    ensures \result != KM_OK ==> *base == \old(*base) && *len == \old(*len); */
 static km_status km_map_file(const char *path, bool writable, void **base, size_t *len,
                              km_error *err)
 {
@@ -44,6 +52,10 @@ static km_status km_map_file(const char *path, bool writable, void **base, size_
     return st;
 }
 
+/* m owns the mapping from now on (km_mem_fini releases it). */
+/*@ requires \valid(m);
+    assigns m->maps[0], m->map_count;
+    ensures m->maps[0].base == base && m->maps[0].len == len && m->map_count == 1; */
 static void km_mem_keep_mapping(km_mem *m, void *base, size_t len)
 {
     m->maps[0].base = base;
