@@ -415,6 +415,15 @@ Test(pgwalk_cache, failures_are_not_cached_and_roots_are_keys)
     cr_assert_eq(km_pgwalk_translate_cached(&mem, &other, &tlb, KVA, &r), KM_OK);
     cr_assert_eq(tlb.hits, 0u);
     cr_assert_eq(tlb.misses, 3u);
+    /* Both roots now have the page cached in two ways of one set: alternating
+     * between them hits every time, each on its own entry. */
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(km_pgwalk_translate_cached(&mem, &cfg, &tlb, KVA, &r), KM_OK);
+        cr_assert_eq(r.pa, 0x9000u + (KVA & 0xfffu));
+        cr_assert_eq(km_pgwalk_translate_cached(&mem, &other, &tlb, KVA, &r), KM_OK);
+    }
+    cr_assert_eq(tlb.hits, 8u);
+    cr_assert_eq(tlb.misses, 3u);
 }
 
 /* The set function of modules/pgwalk/pgwalk.c (km_tlb_set), restated to build colliding pages. */
