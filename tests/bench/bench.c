@@ -310,23 +310,30 @@ int main(int argc, char **argv)
     printf("translate_cache_hit_rate %.4f ratio\n", (double)tlb.hits / (double)(tlb.hits + tlb.misses));
     printf("ratio_uncached_vs_bare %.2f x\n", uncached / bare);
 
-    /* 8-byte read at a kernel VA: walk + read, against bare walk + read */
-    t0 = now_ns();
-    for (uint32_t i = 0; i < NADDR; i++) {
-        uint64_t pa = bare_walk(addrs[i]);
-        const uint8_t *h = bare_host(pa);
-        if (h && (pa & 4095) <= 4088) acc += *(const uint64_t *)h;
+    /* 8-byte read at a kernel VA: walk + read, against bare walk + read.  The reads touch
+     * pages of the RAM file all over guest memory, so the host's page faults and TLB misses
+     * dominate the first pass: whichever loop ran first paid them (a bare read measured 106 ns
+     * in one run and 443 ns in the next).  The two loops alternate three times and each keeps
+     * its fastest pass. */
+    double bare_read = 1e30, km_read = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        t0 = now_ns();
+        for (uint32_t i = 0; i < NADDR; i++) {
+            uint64_t pa = bare_walk(addrs[i]);
+            const uint8_t *h = bare_host(pa);
+            if (h && (pa & 4095) <= 4088) acc += *(const uint64_t *)h;
+        }
+        t1 = now_ns();
+        if ((t1 - t0) / NADDR < bare_read) bare_read = (t1 - t0) / NADDR;
+        t0 = now_ns();
+        for (uint32_t i = 0; i < NADDR; i++) {
+            km_pgwalk_result r;
+            uint64_t v = 0;
+            if (km_pgwalk_walk(&mem, &cfg, addrs[i], &r, NULL) == KM_OK && km_mem_read_u64(&mem, r.pa, &v) == KM_OK) acc += v;
+        }
+        t1 = now_ns();
+        if ((t1 - t0) / NADDR < km_read) km_read = (t1 - t0) / NADDR;
     }
-    t1 = now_ns();
-    double bare_read = (t1 - t0) / NADDR;
-    t0 = now_ns();
-    for (uint32_t i = 0; i < NADDR; i++) {
-        km_pgwalk_result r;
-        uint64_t v = 0;
-        if (km_pgwalk_walk(&mem, &cfg, addrs[i], &r, NULL) == KM_OK && km_mem_read_u64(&mem, r.pa, &v) == KM_OK) acc += v;
-    }
-    t1 = now_ns();
-    double km_read = (t1 - t0) / NADDR;
     printf("read8_bare %.2f ns\n", bare_read);
     printf("read8_ktmon %.2f ns\n", km_read);
     printf("ratio_read8_vs_bare %.2f x\n", km_read / bare_read);
