@@ -7,6 +7,8 @@
 # A crash, leak or sanitizer report fails; artifacts go to build/fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pool.sh
+. scripts/pool.sh
 mode=$1; shift
 art=build/fuzz/artifacts
 mkdir -p "$art"
@@ -39,17 +41,10 @@ run_one() {
 
 jobs=1
 [ "$mode" = short ] && jobs=${FUZZ_JOBS:-$(nproc)}
-running=0
 for bin in "$@"; do
   rm -f "build/fuzz/$(basename "$bin").result"
-  run_one "$bin" &
-  running=$((running + 1))
-  if [ "$running" -ge "$jobs" ]; then
-    wait -n || true
-    running=$((running - 1))
-  fi
 done
-wait || true
+run_pool "$jobs" run_one "$@"
 for bin in "$@"; do
   r="build/fuzz/$(basename "$bin").result"
   if [ -f "$r" ]; then

@@ -10,6 +10,8 @@
 # VERIFY_ONLY=name restricts to one harness/model (e.g. VERIFY_ONLY=mem).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pool.sh
+. scripts/pool.sh
 out=build/verify
 mkdir -p "$out"
 cache="${KTMON_CACHE:-$HOME/.cache/ktmon}/wp-cache"
@@ -83,16 +85,7 @@ done < <(for wp in verify/wp/*.wp; do
            fi
            echo "$est $wp"
          done | sort -k1,1 -n -r)
-running=0
-for wp in "${harnesses[@]}"; do
-  run_wp "$wp" &
-  running=$((running + 1))
-  if [ "$running" -ge "$jobs" ]; then
-    wait -n || true
-    running=$((running - 1))
-  fi
-done
-wait || true
+run_pool "$jobs" run_wp "${harnesses[@]}"
 for wp in $(printf '%s\n' "${harnesses[@]}" | sort); do
   name=$(basename "$wp" .wp)
   if [ -f "$out/wp-$name.result" ]; then cat "$out/wp-$name.result"; else echo "wp $name: FAILED (no result)"; fi
