@@ -1,11 +1,9 @@
-/* ktmon: the layout of the file backends (proved by WP, verify/wp/mem.wp).
+/* ktmon: the layout of the file backends (proved by WP, verify/wp/mem_layout.wp).
  *
  * No function here allocates or makes a system call: the ELF core parser
  * reads a byte buffer the caller has mapped, and every header field is
  * range-checked before it is used as an offset or a count. */
 #include "mem_layout.h"
-
-#include <stddef.h>
 
 /* ELF64 constants used here (from the ELF specification). */
 #define KM_ELF_EHDR_SIZE 64u

@@ -5,7 +5,7 @@
  * one region per segment.  Working that list out is the part that reads
  * untrusted bytes (an ELF core's headers) or caller input (a RAM file's
  * layout), so it lives here, apart from the system calls of mem_file.c, and
- * WP proves it (verify/wp/mem.wp): every byte read is inside the file, every
+ * WP proves it (verify/wp/mem_layout.wp): every byte read is inside the file, every
  * segment it returns lies inside the file and below KM_MEM_GPA_LIMIT, and
  * the segments of a core are in ascending, disjoint GPA order. */
 #ifndef KTMON_MEM_LAYOUT_H
