@@ -208,3 +208,11 @@ def kernel_arm64():
 def kernel_arm64_16k():
     _require_images()
     return ktvm.kernel_info('arm64', '16k')
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Boots that timed out and were tried again (ktvm.boot): never silent."""
+    if ktvm.retried_boots:
+        terminalreporter.section('ktvm: %d boot(s) retried after a timeout' % len(ktvm.retried_boots))
+        for config, err in ktvm.retried_boots:
+            terminalreporter.write_line('%s: %s' % (config, err.splitlines()[0][:300]))

@@ -277,6 +277,40 @@ def test_boot_timeout_cleans_up():
     assert all(any(f == v.ram_path for v in ktvm.live_vms()) for f in ktvm.our_shm_files())
 
 
+def test_boot_timeout_is_retried_once_from_scratch(monkeypatch):
+    """A guest that stalls before its ready line is booted once more, and the retry is recorded with where the
+    first one stalled. The first attempt is made to stall by starting its QEMU with -S (no guest code runs)."""
+    before = set(ktvm.our_qemu_pids())
+    argv = ktvm.VM._qemu_argv
+    calls = []
+
+    def first_one_stalls(self):
+        calls.append(1)
+        return argv(self) + (['-S'] if len(calls) == 1 else [])
+
+    monkeypatch.setattr(ktvm.VM, '_qemu_argv', first_one_stalls)
+    n = len(ktvm.retried_boots)
+    vm = ktvm.boot(arch='x86_64', timeout=20, attempts=2)
+    try:
+        assert vm.running and vm.ground_truth['ready']
+        assert len(calls) == 2
+        assert len(ktvm.retried_boots) == n + 1
+        config, err = ktvm.retried_boots[-1]
+        assert config.startswith('x86_64/4k')
+        assert 'timeout after 20 s' in err
+        # -S leaves the vCPU at the reset vector (real mode: EIP=0xfff0)
+        assert re.search(r'vCPU 0 at (RIP|EIP|PC)=0x[0-9a-f]+', err), err
+        # the stalled attempt's QEMU and RAM file are gone; only the second guest's remain
+        assert set(ktvm.our_qemu_pids()) - before == {vm.pid}
+    finally:
+        vm.stop()
+        del ktvm.retried_boots[n:]
+    # an explicit timeout alone is one attempt (the timeout test above relies on it)
+    with pytest.raises(ktvm.BootTimeout):
+        ktvm.boot(arch='x86_64', timeout=2)
+    assert set(ktvm.our_qemu_pids()) == before
+
+
 # the child is interrupted while it waits for its guest to boot (the common Ctrl-C case)
 _CHILD = textwrap.dedent('''
     import sys, time
