@@ -146,7 +146,7 @@ bench: deps all $(BENCH_BIN)
 # ---------------------------------------------------------------- the whole suite
 # Each stage is timed (scripts/stage.sh); builds use every core.
 JOBS  ?= $(shell nproc)
-STAGE := bash scripts/stage.sh
+STAGE := STAGE_TIMES=$(BUILD)/stage-times.txt bash scripts/stage.sh
 # build (gcc and clang), unit tests under ASan+UBSan, static analysis, proofs,
 # short fuzz runs, real-kernel e2e.  The unit synthesis line is repeated last.
 test: deps
